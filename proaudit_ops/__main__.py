@@ -1,0 +1,3 @@
+from proaudit_ops.cli.app import main
+
+main()

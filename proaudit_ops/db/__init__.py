@@ -1,0 +1,1 @@
+"""The billing database: schema contract, engines and transactions, the change guard."""

@@ -1,0 +1,137 @@
+"""Engines and transactions: read-only for diagnostics, bounded lock waits for changes.
+
+Every database error leaves this module as a ProauditError with the DSN's password masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+
+from proaudit_ops.db.schema import metadata
+from proaudit_ops.errors import DatabaseUnavailable, ProauditError, Refused
+from proaudit_ops.redact import mask_url
+
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_not_available (NOWAIT, lock_timeout)
+QUERY_CANCELED = "57014"  # statement_timeout
+
+
+def make_engine(url: str, *, connect_timeout_s: int = 5) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        connect_args={"connect_timeout": connect_timeout_s, "application_name": "proaudit"},
+    )
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # SQLAlchemy's documented pysqlite recipe: let us emit BEGIN ourselves.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    # WAL: the in-process simulator writes the same file while a command reads it.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _raw_sqlite(conn: Connection, sql: str) -> None:
+    """Run a PRAGMA on the driver connection, outside SQLAlchemy's transaction (no autobegin)."""
+    conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Writers take SQLite's write lock at BEGIN so a plan's reads and its UPDATE see one state.
+    conn.exec_driver_sql(conn.info.pop("sqlite_begin", "BEGIN"))
+
+
+def is_postgres(engine_or_conn: Engine | Connection) -> bool:
+    return engine_or_conn.dialect.name == "postgresql"
+
+
+def describe_db_error(exc: BaseException, url: str) -> ProauditError:
+    """One line, password masked, with the next step."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None)
+    detail = str(orig if orig is not None else exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
+    if sqlstate == LOCK_NOT_AVAILABLE:
+        return Refused(f"row is locked by another session: {detail}", hint="someone else is changing it; retry in a moment")
+    where = mask_url(url.replace("+psycopg", "").replace("+pysqlite", ""))
+    if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return DatabaseUnavailable(
+            f"cannot reach the database at {where}: {mask_url(detail)}",
+            hint="check DATABASE_URL, that the server is up, and the credentials",
+        )
+    return DatabaseUnavailable(f"database error at {where}: {mask_url(detail)}")
+
+
+@contextmanager
+def read_only(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction: diagnostics never write and never take locks."""
+    url = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as conn:
+            if not is_postgres(conn):
+                _raw_sqlite(conn, "PRAGMA query_only = ON")
+            try:
+                with conn.begin() as tx:
+                    if is_postgres(conn):
+                        conn.execute(text("SET TRANSACTION READ ONLY"))
+                    yield conn
+                    tx.rollback()
+            finally:
+                if not is_postgres(conn):
+                    _raw_sqlite(conn, "PRAGMA query_only = OFF")
+    except ProauditError:
+        raise
+    except SQLAlchemyError as exc:
+        raise describe_db_error(exc, url) from None
+
+
+@contextmanager
+def write_tx(engine: Engine, *, lock_timeout_ms: int, statement_timeout_ms: int) -> Iterator[Connection]:
+    """A read-write transaction with lock_timeout below statement_timeout (PostgreSQL)."""
+    url = engine.url.render_as_string(hide_password=True)
+    lock_ms = min(lock_timeout_ms, max(statement_timeout_ms - 1, 1))
+    try:
+        with engine.connect() as conn:
+            if not is_postgres(conn):
+                conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+            with conn.begin():
+                if is_postgres(conn):
+                    conn.execute(text(f"SET LOCAL lock_timeout = {int(lock_ms)}"))
+                    conn.execute(text(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}"))
+                yield conn
+    except ProauditError:
+        raise
+    except SQLAlchemyError as exc:
+        raise describe_db_error(exc, url) from None
+
+
+def create_schema(engine: Engine) -> None:
+    metadata.create_all(engine)
+
+
+def schema_drift(engine: Engine) -> list[str]:
+    """Tables or columns the tool needs that the database lacks, one line each."""
+    inspector = inspect(engine)
+    present = set(inspector.get_table_names())
+    problems: list[str] = []
+    for table in metadata.sorted_tables:
+        if table.name not in present:
+            problems.append(f"table {table.name} is missing")
+            continue
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in columns:
+                problems.append(f"column {table.name}.{column.name} is missing")
+    return problems

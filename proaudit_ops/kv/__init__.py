@@ -1,0 +1,1 @@
+"""kv layer (see DESIGN.md)."""

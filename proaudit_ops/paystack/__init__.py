@@ -1,0 +1,1 @@
+"""paystack layer (see DESIGN.md)."""
