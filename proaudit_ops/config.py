@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -59,6 +59,22 @@ class Settings(BaseSettings):
     proaudit_stuck_older_than: str = "15m"
     proaudit_success_rate_warning_pct: int = Field(default=95, ge=0, le=100)
     proaudit_success_rate_critical_pct: int = Field(default=90, ge=0, le=100)
+
+    _config_file: Path | None = PrivateAttr(default=None)
+    _profile: str | None = PrivateAttr(default=None)
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def config_file(self) -> Path | None:
+        return self._config_file
+
+    @property
+    def profile(self) -> str | None:
+        return self._profile
+
+    def source_of(self, name: str) -> str:
+        """Where a value came from: flag, env, file, or default."""
+        return self._sources.get(name, "default")
 
     @field_validator("paystack_base_url", "proaudit_app_base_url")
     @classmethod
@@ -252,7 +268,7 @@ def load_settings(
         init.setdefault("proaudit_sandbox", True)
     _FILE_VALUES.set(file_values)
     try:
-        return Settings(**init)
+        settings = Settings(**init)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
@@ -264,3 +280,13 @@ def load_settings(
         raise ConfigError(f"invalid configuration value for {where}: {first.get('msg')}") from None
     finally:
         _FILE_VALUES.set({})
+    settings._config_file = path
+    settings._profile = profile
+    for name in Settings.model_fields:
+        if name in init:
+            settings._sources[name] = "flag" if name != "proaudit_sandbox" or profile != "sandbox" else "profile"
+        elif name.upper() in {k.upper() for k in os.environ}:
+            settings._sources[name] = "env"
+        elif name in file_values:
+            settings._sources[name] = "file"
+    return settings

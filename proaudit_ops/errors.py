@@ -17,6 +17,7 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 3  # Paystack, the database, Redis or the app endpoint cannot be reached
     REFUSED = 4  # guard failed, stale plan, lock held, live key without --live, no TTY/--yes
     UNKNOWN_OUTCOME = 5  # an external side effect whose result could not be determined
+    INTERNAL = 70  # a bug in proaudit itself (EX_SOFTWARE); rerun with --debug and report it
     INTERRUPTED = 130
 
 

@@ -1,0 +1,159 @@
+"""`config show` and `config check`: what is configured, and the runbook's classic faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from proaudit_ops.errors import ExitCode, PaystackError, PaystackNotFound, ProauditError
+from proaudit_ops.redact import mask_key, mask_url
+
+if TYPE_CHECKING:
+    from proaudit_ops.config import Settings
+    from proaudit_ops.runtime import Runtime
+
+_PROBE_REFERENCE = "proaudit-config-check"
+
+
+@dataclass(frozen=True)
+class ConfigValue:
+    key: str
+    value: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class ConfigShowResult:
+    mode: str
+    profile: str | None
+    config_file: str | None
+    values: list[ConfigValue]
+
+
+@dataclass(frozen=True)
+class ConfigFinding:
+    check: str
+    message: str
+    hint: str
+
+
+@dataclass
+class ConfigCheckResult:
+    mode: str
+    checks: list[str] = field(default_factory=list)
+    findings: list[ConfigFinding] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FINDING if self.findings else ExitCode.OK
+
+
+def mode_of(settings: Settings) -> str:
+    if settings.is_sandbox:
+        return "sandbox"
+    return "live" if settings.is_live_key else "test"
+
+
+def _shown(settings: Settings, name: str) -> str | None:
+    value = getattr(settings, name)
+    if value is None:
+        return None
+    if hasattr(value, "get_secret_value"):
+        secret = value.get_secret_value()
+        if name in ("database_url", "proaudit_redis_url"):
+            return mask_url(secret)
+        return mask_key(secret)
+    return str(value)
+
+
+def show_config(settings: Settings) -> ConfigShowResult:
+    values = [
+        ConfigValue(key=name, value=_shown(settings, name), source=settings.source_of(name))
+        for name in type(settings).model_fields
+    ]
+    return ConfigShowResult(
+        mode=mode_of(settings),
+        profile=settings.profile,
+        config_file=str(settings.config_file) if settings.config_file else None,
+        values=values,
+    )
+
+
+def _secret_findings(settings: Settings) -> list[ConfigFinding]:
+    out: list[ConfigFinding] = []
+    key = settings.secret_key_value()
+    for name in ("paystack_secret_key", "paystack_webhook_secret", "paystack_public_key"):
+        raw = getattr(settings, name)
+        value = raw.get_secret_value() if hasattr(raw, "get_secret_value") else raw
+        if value is not None and value != value.strip():
+            out.append(ConfigFinding(
+                "whitespace", f"{name.upper()} has whitespace around it (a trailing newline?)",
+                f"remove the whitespace from {name.upper()}: Paystack rejects the key and every webhook signature fails",
+            ))
+    if key is not None and not key.strip().startswith(("sk_test_", "sk_live_")):
+        out.append(ConfigFinding(
+            "key_kind", f"PAYSTACK_SECRET_KEY is not a secret key ({mask_key(key)})",
+            "use the sk_test_/sk_live_ key from Dashboard > Settings > API Keys; pk_ keys cannot verify or refund",
+        ))
+    webhook = settings.paystack_webhook_secret
+    if webhook is not None and key is not None and webhook.get_secret_value().strip() != key.strip():
+        out.append(ConfigFinding(
+            "webhook_secret", "PAYSTACK_WEBHOOK_SECRET differs from PAYSTACK_SECRET_KEY",
+            "Paystack signs webhooks with the secret key: set PAYSTACK_WEBHOOK_SECRET to the same value",
+        ))
+    sandbox_mode = settings.paystack_sandbox_mode
+    if key is not None and sandbox_mode is not None:
+        live = key.strip().startswith("sk_live_")
+        if live and sandbox_mode:
+            out.append(ConfigFinding(
+                "mode", "a live key (sk_live_) is configured with PAYSTACK_SANDBOX_MODE=true",
+                "set PAYSTACK_SANDBOX_MODE=false for production, or use the sk_test_ key",
+            ))
+        if not live and key.strip().startswith("sk_test_") and not sandbox_mode:
+            out.append(ConfigFinding(
+                "mode", "a test key (sk_test_) is configured with PAYSTACK_SANDBOX_MODE=false",
+                "use the sk_live_ key for production, or set PAYSTACK_SANDBOX_MODE=true",
+            ))
+    return out
+
+
+def _database_findings(runtime: Runtime) -> list[ConfigFinding]:
+    from sqlalchemy import text
+
+    from proaudit_ops.db.engine import read_only, schema_drift
+
+    try:
+        with read_only(runtime.engine()) as conn:
+            conn.execute(text("SELECT 1"))
+        drift = schema_drift(runtime.engine())
+    except ProauditError as exc:
+        return [ConfigFinding("database", exc.message, exc.hint or "check DATABASE_URL")]
+    except Exception as exc:  # inspection errors from the driver
+        return [ConfigFinding("database", f"cannot inspect the database: {type(exc).__name__}", "check DATABASE_URL")]
+    return [
+        ConfigFinding("schema", f"schema drift: {line}", "the tool's schema contract (db/schema.py) and this database disagree")
+        for line in drift
+    ]
+
+
+def _paystack_findings(runtime: Runtime) -> list[ConfigFinding]:
+    try:
+        runtime.paystack().verify_transaction(_PROBE_REFERENCE)
+    except PaystackNotFound:
+        return []  # reachable, and the key was accepted
+    except PaystackError as exc:
+        return [ConfigFinding("paystack", exc.message, exc.hint or "check PAYSTACK_BASE_URL and network access")]
+    except ProauditError as exc:
+        return [ConfigFinding("paystack", exc.message, exc.hint or "check the Paystack settings")]
+    return []
+
+
+def check_config(runtime: Runtime) -> ConfigCheckResult:
+    result = ConfigCheckResult(mode=mode_of(runtime.settings))
+    result.checks.append("secrets")
+    result.findings.extend(_secret_findings(runtime.settings))
+    result.checks.append("database")
+    result.findings.extend(_database_findings(runtime))
+    result.checks.append("paystack")
+    result.findings.extend(_paystack_findings(runtime))
+    return result

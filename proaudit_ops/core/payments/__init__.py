@@ -1,0 +1,1 @@
+"""Payment operations: verify, fix, stuck, status, show."""

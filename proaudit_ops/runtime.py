@@ -1,0 +1,146 @@
+"""Builds the adapters a command needs from the settings, lazily, and closes them.
+
+Sandbox mode (no configuration): the billing database is the sandbox SQLite file and Paystack is
+the in-process simulator whose state lives in the same file. `proaudit_paystack_simulator` keeps a
+real database but points Paystack at the simulator (drills, PostgreSQL tests).
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from proaudit_ops.config import Settings
+from proaudit_ops.errors import ConfigError
+from proaudit_ops.redact import redact_argv
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from proaudit_ops.audit import AuditLog
+    from proaudit_ops.db.guard import ChangeGuard
+    from proaudit_ops.paystack import PaystackClient
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, argv: list[str] | None = None, incident: str | None = None) -> None:
+        self.settings = settings
+        self.argv = list(argv or [])
+        self.incident = incident or settings.proaudit_incident
+        self._engine: Engine | None = None
+        self._sim_engine: Engine | None = None
+        self._paystack: PaystackClient | None = None
+        self._audit: AuditLog | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._paystack is not None:
+            self._paystack.close()
+        for engine in {id(e): e for e in (self._engine, self._sim_engine) if e is not None}.values():
+            engine.dispose()
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.settings.is_sandbox
+
+    # -- database ----------------------------------------------------------------------
+    def engine(self) -> Engine:
+        if self._engine is None:
+            if self.settings.is_sandbox:
+                self._engine = self.sandbox_engine()
+            else:
+                from proaudit_ops.db.engine import make_engine
+
+                self._engine = make_engine(self.settings.effective_database_url())
+        return self._engine
+
+    def sandbox_engine(self) -> Engine:
+        """The sandbox file (created and seeded on first use): billing tables and simulator state."""
+        if self._sim_engine is None:
+            from proaudit_ops.sandbox import ensure_sandbox
+
+            self._sim_engine = ensure_sandbox(self.settings.sandbox_db_path())
+        return self._sim_engine
+
+    # -- Paystack ----------------------------------------------------------------------
+    def paystack(self) -> PaystackClient:
+        if self._paystack is None:
+            from proaudit_ops.paystack import PaystackClient
+
+            s = self.settings
+            if s.uses_simulator:
+                from proaudit_ops.sandbox import SANDBOX_SECRET_KEY, FaultConfig, simulator_transport
+
+                key = s.secret_key_value() or SANDBOX_SECRET_KEY
+                transport = simulator_transport(self.sandbox_engine(), FaultConfig.from_env())
+                self._paystack = PaystackClient(
+                    key,
+                    base_url=s.paystack_base_url,
+                    timeout_s=s.paystack_timeout_seconds,
+                    max_retries=s.paystack_max_retries,
+                    transport=transport,
+                )
+            else:
+                key = s.secret_key_value()
+                if not key:
+                    raise ConfigError(
+                        "PAYSTACK_SECRET_KEY is not set",
+                        hint="export PAYSTACK_SECRET_KEY or set paystack_secret_key in the config file (chmod 600)",
+                    )
+                self._paystack = PaystackClient(
+                    key,
+                    base_url=s.paystack_base_url,
+                    timeout_s=s.paystack_timeout_seconds,
+                    max_retries=s.paystack_max_retries,
+                )
+        return self._paystack
+
+    def secret_key(self) -> str:
+        """The key Paystack signs webhooks with (the sandbox's fake one in sandbox mode)."""
+        key = self.settings.secret_key_value()
+        if key:
+            return key
+        if self.settings.uses_simulator:
+            from proaudit_ops.sandbox import SANDBOX_SECRET_KEY
+
+            return SANDBOX_SECRET_KEY
+        raise ConfigError("PAYSTACK_SECRET_KEY is not set", hint="export PAYSTACK_SECRET_KEY")
+
+    # -- audit and the change guard ----------------------------------------------------------
+    def audit_log(self) -> AuditLog:
+        if self._audit is None:
+            from proaudit_ops.audit import AuditContext, AuditLog
+
+            try:
+                os_user = getpass.getuser()
+            except (KeyError, OSError):
+                os_user = "unknown"
+            context = AuditContext(
+                operator=self.settings.proaudit_operator or os_user,
+                os_user=os_user,
+                host=socket.gethostname(),
+                command=redact_argv(["proaudit", *self.argv[1:]], self.settings.secret_values()),
+                incident=self.incident,
+            )
+            self._audit = AuditLog(context, self.settings.audit_fallback_path())
+        return self._audit
+
+    def guard(self) -> ChangeGuard:
+        from proaudit_ops.db.guard import ChangeGuard
+
+        return ChangeGuard(
+            self.engine(),
+            self.audit_log(),
+            lock_timeout_ms=self.settings.proaudit_lock_timeout_ms,
+            statement_timeout_ms=self.settings.proaudit_statement_timeout_ms,
+        )
