@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     proaudit_incident: str | None = None
     proaudit_app_base_url: str | None = None
     proaudit_webhook_path: str = "/api/v1/billing/webhook/paystack"
+    proaudit_app_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     proaudit_audit_fallback_path: Path | None = None
     proaudit_lock_timeout_ms: int = Field(default=2000, ge=1)
     proaudit_statement_timeout_ms: int = Field(default=15000, ge=1)

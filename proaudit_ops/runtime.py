@@ -17,6 +17,7 @@ from proaudit_ops.errors import ConfigError
 from proaudit_ops.redact import redact_argv
 
 if TYPE_CHECKING:
+    import httpx
     from sqlalchemy import Engine
 
     from proaudit_ops.audit import AuditLog
@@ -33,6 +34,7 @@ class Runtime:
         self._sim_engine: Engine | None = None
         self._paystack: PaystackClient | None = None
         self._audit: AuditLog | None = None
+        self._app_clients: list[httpx.Client] = []
 
     # -- lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Runtime:
@@ -46,6 +48,8 @@ class Runtime:
     def close(self) -> None:
         if self._paystack is not None:
             self._paystack.close()
+        for client in self._app_clients:
+            client.close()
         for engine in {id(e): e for e in (self._engine, self._sim_engine) if e is not None}.values():
             engine.dispose()
 
@@ -115,6 +119,45 @@ class Runtime:
 
             return SANDBOX_SECRET_KEY
         raise ConfigError("PAYSTACK_SECRET_KEY is not set", hint="export PAYSTACK_SECRET_KEY")
+
+    # -- the billing app ------------------------------------------------------------------
+    SANDBOX_APP_BASE = "http://sandbox-app.invalid"
+
+    def app_base_url(self, url: str | None = None) -> str | None:
+        return url or self.settings.proaudit_app_base_url or (self.SANDBOX_APP_BASE if self.settings.uses_simulator else None)
+
+    def app_endpoint(self, url: str | None = None) -> tuple[httpx.Client, str]:
+        """A client for the app and the webhook endpoint URL (`url` is the full endpoint URL).
+
+        With no app configured, sandbox mode delivers to the sandbox's in-process billing app.
+        """
+        s = self.settings
+        target = url or (s.proaudit_app_base_url + s.proaudit_webhook_path if s.proaudit_app_base_url else None)
+        if target is None and not s.uses_simulator:
+            raise ConfigError(
+                "PROAUDIT_APP_BASE_URL is not set: no webhook endpoint to deliver to",
+                hint="set PROAUDIT_APP_BASE_URL (e.g. https://api.example.com) or pass --url",
+            )
+        return self._app_client(target is None), target or self.SANDBOX_APP_BASE + s.proaudit_webhook_path
+
+    def app_client(self, url: str | None = None) -> tuple[httpx.Client, str | None]:
+        """A client for the app itself (health) and its base URL."""
+        base = url or self.settings.proaudit_app_base_url
+        if base is None and not self.settings.uses_simulator:
+            return self._app_client(False), None
+        return self._app_client(base is None), base or self.SANDBOX_APP_BASE
+
+    def _app_client(self, in_process: bool) -> httpx.Client:
+        import httpx
+
+        transport: httpx.BaseTransport | None = None
+        if in_process:
+            from proaudit_ops.sandbox import app_transport
+
+            transport = app_transport(self.engine(), self.secret_key())
+        client = httpx.Client(timeout=self.settings.proaudit_app_timeout_seconds, transport=transport)
+        self._app_clients.append(client)
+        return client
 
     # -- audit and the change guard ----------------------------------------------------------
     def audit_log(self) -> AuditLog:

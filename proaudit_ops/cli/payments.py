@@ -1,23 +1,104 @@
-"""`proaudit payments ...`: verify, fix, stuck, status, show."""
+"""`proaudit payments ...`: verify (and --fix), stuck, status, show."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from proaudit_ops.cli.mutation import DryRun, Live, PlanOut, ShowSql, Yes, apply_options, render_guard_result
+from proaudit_ops.cli.options import parse_window
 from proaudit_ops.cli.runner import run
 
 app = typer.Typer(help="Diagnose and fix payments (runbook: Payment Failures).", no_args_is_help=True)
+
+Reference = Annotated[str, typer.Argument(help="The Paystack transaction reference, e.g. PSK-STUCK-0001.")]
 
 
 @app.command("verify")
 def verify(
     ctx: typer.Context,
-    reference: str = typer.Argument(..., help="The Paystack transaction reference, e.g. PSK-STUCK-0001."),
+    reference: Reference,
+    fix: Annotated[bool, typer.Option("--fix", help="Fix a stuck or not-paid payment (guarded, audited).")] = False,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    live: Live = False,
+    show_sql: ShowSql = False,
+    plan_out: PlanOut = None,
 ) -> None:
-    """Compare a payment in the database with Paystack and diagnose it (read-only)."""
-    from proaudit_ops.core.payments.verify import verify_payment
+    """Compare a payment in the database with Paystack and diagnose it (read-only unless --fix)."""
+    if not fix:
+        from proaudit_ops.core.payments.verify import verify_payment
 
-    run(ctx, lambda rt: verify_payment(rt, reference), _render_verify, exit_code=lambda r: r.exit_code)
+        run(ctx, lambda rt: verify_payment(rt, reference), _render_verify, exit_code=lambda r: r.exit_code)
+        return
+    from proaudit_ops.cli.confirm import confirm
+    from proaudit_ops.core.payments.fix import fix_payment
+
+    def call(rt):  # type: ignore[no-untyped-def]
+        options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=plan_out)
+        return fix_payment(rt, reference, options, confirm, show_sql=show_sql)
+
+    run(ctx, call, lambda r: _render_fix(r, show_sql), exit_code=lambda r: r.exit_code)
+
+
+@app.command("stuck")
+def stuck(
+    ctx: typer.Context,
+    older_than: Annotated[str, typer.Option("--older-than", help="Only payments pending longer than this.")] = "15m",
+    since: Annotated[str, typer.Option("--since", help="Only payments created within this window.")] = "24h",
+    verify: Annotated[bool, typer.Option("--verify", help="Check each at Paystack (concurrently).")] = False,
+    fix: Annotated[bool, typer.Option("--fix", help="Fix every fixable one in one guarded plan (implies --verify).")] = False,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, max=64, help="Parallel Paystack calls (default 8).")] = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    live: Live = False,
+    show_sql: ShowSql = False,
+    plan_out: PlanOut = None,
+) -> None:
+    """List pending payments; --verify checks them at Paystack; --fix settles the fixable ones."""
+    from proaudit_ops.cli.progress import progress_bar
+
+    older, window = parse_window(older_than, "--older-than"), parse_window(since, "--since")
+
+    def call(rt):  # type: ignore[no-untyped-def]
+        from proaudit_ops.cli.confirm import confirm
+        from proaudit_ops.core.payments.stuck import fix_stuck, scan_stuck
+
+        workers = concurrency or rt.settings.proaudit_concurrency
+        with progress_bar("verifying at Paystack") as progress:
+            if fix:
+                options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=plan_out)
+                return fix_stuck(
+                    rt, older_than=older, since=window, concurrency=workers, options=options,
+                    confirm=confirm, progress=progress, show_sql=show_sql,
+                )
+            return scan_stuck(rt, older_than=older, since=window, verify=verify, concurrency=workers, progress=progress)
+
+    run(ctx, call, lambda r: _render_stuck(r, show_sql), exit_code=lambda r: r.exit_code)
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--since", help="Window to count over.")] = "1h",
+) -> None:
+    """Payment counts by status, the success rate, and the runbook's thresholds (exit 1 if breached)."""
+    from proaudit_ops.core.payments.status import payment_status
+
+    window = parse_window(since, "--since")
+    run(ctx, lambda rt: payment_status(rt, window), _render_status, exit_code=lambda r: r.exit_code)
+
+
+@app.command("show")
+def show(ctx: typer.Context, reference: Reference) -> None:
+    """The payment row, its organization and subscription, and the audit records that touched it."""
+    from proaudit_ops.core.payments.show import show_payment
+
+    run(ctx, lambda rt: show_payment(rt, reference), _render_show)
+
+
+# -- rendering --------------------------------------------------------------------------------
 
 
 def _render_verify(result: object) -> None:
@@ -29,9 +110,8 @@ def _render_verify(result: object) -> None:
     assert isinstance(result, VerifyResult)
     db, ps = result.database, result.paystack
     table = Table(title=f"payment {result.reference}", title_justify="left")
-    table.add_column("field")
-    table.add_column("database")
-    table.add_column("paystack")
+    for column in ("field", "database", "paystack"):
+        table.add_column(column)
     if not db.found or not ps.found:
         table.add_row("found", "yes" if db.found else "NO", "yes" if ps.found else "NO")
     table.add_row("status", render.text(db.status), render.text(ps.status))
@@ -42,8 +122,93 @@ def _render_verify(result: object) -> None:
     table.add_row("channel", render.text(db.channel), render.text(ps.channel))
     out = render.console()
     out.print(table)
-    healthy = result.exit_code == 0
-    style = render.STYLE_BY_HEALTH[healthy]
+    style = render.STYLE_BY_HEALTH[result.exit_code == 0]
     out.print(f"[{style}]{result.diagnosis.value}[/]: {result.explanation}")
     if result.next_step:
-        out.print(f"next: {result.next_step}")
+        out.print(f"next: {result.next_step}", markup=False)
+
+
+def _render_fix(result: object, show_sql: bool) -> None:
+    from proaudit_ops.core.payments.fix import FixResult
+
+    assert isinstance(result, FixResult)
+    _render_verify(result.verify)
+    render_guard_result(result.guard, show_sql=show_sql, sql=result.sql)
+
+
+def _render_stuck(result: object, show_sql: bool) -> None:
+    from rich.table import Table
+
+    from proaudit_ops.cli import render
+    from proaudit_ops.core.payments.stuck import StuckResult
+
+    assert isinstance(result, StuckResult)
+    out = render.console()
+    table = Table(title=f"pending payments older than {result.older_than_minutes} min", title_justify="left")
+    for column in ("reference", "amount", "age", *(("paystack", "diagnosis") if result.verified else ())):
+        table.add_column(column)
+    for item in result.items:
+        cells = [item.reference, item.amount.format(), f"{item.age_minutes} min"]
+        if result.verified:
+            cells += [render.text(item.paystack_status), item.error or (item.diagnosis.value if item.diagnosis else "—")]
+        table.add_row(*cells)
+    out.print(table)
+    fixable = result.fixable
+    total = sum(i.amount.subunits for i in fixable)
+    currency = fixable[0].amount.currency if fixable else "NGN"
+    if result.verified:
+        by_status: dict[str, int] = {}
+        for item in fixable:
+            key = item.paystack_status or "?"
+            by_status[key] = by_status.get(key, 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "none"
+        out.print(f"{len(result.items)} pending; fixable: {len(fixable)} ({summary}), total {render.money_sum(total, currency)}")
+    else:
+        out.print(f"{len(result.items)} pending (add --verify to check them at Paystack)")
+    render_guard_result(result.guard, show_sql=show_sql, sql=result.sql)
+
+
+def _render_status(result: object) -> None:
+    from rich.table import Table
+
+    from proaudit_ops.cli import render
+    from proaudit_ops.core.payments.status import StatusResult
+
+    assert isinstance(result, StatusResult)
+    out = render.console()
+    table = Table(title=f"payments since {render.when(result.since)}", title_justify="left")
+    table.add_column("status")
+    table.add_column("count", justify="right")
+    for status_name, count in result.counts.items():
+        table.add_row(status_name, str(count))
+    table.add_row("total", str(result.total))
+    out.print(table)
+    rate = "—" if result.success_rate_pct is None else f"{result.success_rate_pct:.2f}%"
+    style = {"ok": "green", "no_data": "dim", "warning": "yellow", "critical": "bold red"}[result.level]
+    out.print(
+        f"success rate {rate}: [{style}]{result.level}[/] "
+        f"(warning below {result.warning_below_pct}%, critical below {result.critical_below_pct}%)"
+    )
+
+
+def _render_show(result: object) -> None:
+    from rich.table import Table
+
+    from proaudit_ops.cli import render
+    from proaudit_ops.core.payments.show import PaymentDetails
+
+    assert isinstance(result, PaymentDetails)
+    out = render.console()
+    for title, row in (("payment", result.payment), ("organization", result.organization), ("subscription", result.subscription)):
+        table = Table(title=title, title_justify="left", show_header=False)
+        table.add_column("field")
+        table.add_column("value")
+        for key, value in (row or {}).items():
+            table.add_row(key, render.value(key, value, (row or {}).get("currency")))
+        out.print(table)
+    trail = Table(title="audit records", title_justify="left")
+    for column in ("seq", "time", "actor", "action", "outcome"):
+        trail.add_column(column)
+    for record in result.audit:
+        trail.add_row(str(record.seq), render.when(record.ts), record.actor, record.action, record.outcome)
+    out.print(trail if result.audit else "no audit records for this payment")

@@ -37,3 +37,20 @@ def text(value: object) -> str:
 
 
 STYLE_BY_HEALTH = {True: "green", False: "bold red"}
+
+
+def money_sum(subunits: int, currency: str) -> str:
+    return Money(subunits, currency).format()
+
+
+def value(key: str, raw: object, currency: object = None) -> str:
+    """A database value for display: money columns in both forms, times in ISO UTC."""
+    from proaudit_ops.money import describe_amount
+
+    if raw is None:
+        return "—"
+    if key.endswith("_kobo") and isinstance(raw, int):
+        return describe_amount(raw, str(currency or "NGN"))
+    if isinstance(raw, datetime):
+        return when(raw)
+    return str(raw)

@@ -148,6 +148,27 @@ def _paystack_findings(runtime: Runtime) -> list[ConfigFinding]:
     return []
 
 
+def _app_findings(runtime: Runtime) -> list[ConfigFinding]:
+    """The billing app's health endpoint answers (the webhook endpoint's host is up)."""
+    import httpx
+
+    client, base = runtime.app_client()
+    if base is None:
+        return [ConfigFinding(
+            "app", "PROAUDIT_APP_BASE_URL is not set: the webhook endpoint cannot be checked",
+            "set PROAUDIT_APP_BASE_URL to the billing app's base URL",
+        )]
+    try:
+        response = client.get(base + "/health")
+    except httpx.HTTPError as exc:
+        return [ConfigFinding("app", f"the billing app at {base} did not answer: {type(exc).__name__}",
+                              "check the app is up and PROAUDIT_APP_BASE_URL; then run proaudit webhooks test")]
+    if response.status_code != 200:
+        return [ConfigFinding("app", f"the billing app's /health answered HTTP {response.status_code}",
+                              "the app is unhealthy: webhooks will fail until it recovers")]
+    return []
+
+
 def check_config(runtime: Runtime) -> ConfigCheckResult:
     result = ConfigCheckResult(mode=mode_of(runtime.settings))
     result.checks.append("secrets")
@@ -156,4 +177,6 @@ def check_config(runtime: Runtime) -> ConfigCheckResult:
     result.findings.extend(_database_findings(runtime))
     result.checks.append("paystack")
     result.findings.extend(_paystack_findings(runtime))
+    result.checks.append("app")
+    result.findings.extend(_app_findings(runtime))
     return result

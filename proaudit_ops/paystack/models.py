@@ -231,7 +231,10 @@ class InitializedTransaction(PaystackModel):
 
 
 class TransactionPage(PaystackModel):
-    """One page of GET /transaction. `next_cursor` is None at the end (null, "", "null" or absent)."""
+    """One page of GET /transaction.
+
+    `next_cursor` is None at the end (null, "", "null" or absent in Paystack's meta).
+    """
 
     items: list[Transaction] = Field(default_factory=list)
     next_cursor: str | None = None

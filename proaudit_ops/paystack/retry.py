@@ -32,7 +32,7 @@ _NOT_RETRYABLE_TRANSPORT = (httpx.UnsupportedProtocol, httpx.LocalProtocolError)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """`Retry-After` in seconds (>= 0): delta-seconds or an HTTP-date; None if absent or unreadable."""
+    """`Retry-After` in seconds (>= 0), from delta-seconds or an HTTP-date; None if unreadable."""
     if value is None:
         return None
     text = value.strip()
@@ -73,7 +73,7 @@ def retry_after_of(retry_state: RetryCallState) -> float | None:
     return parse_retry_after(response.headers.get("retry-after"))
 
 
-class wait_retry_after_or_jitter(wait_base):  # noqa: N801 - named like tenacity's own strategies
+class wait_retry_after_or_jitter(wait_base):
     """Full jitter, raised to `Retry-After` when the server sent one; never above `max_wait_s`."""
 
     def __init__(self, *, max_wait_s: float, multiplier: float = 1.0) -> None:

@@ -1,0 +1,60 @@
+"""The options every mutating command takes, and how they become ApplyOptions. One place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from proaudit_ops.cli.runner import is_interactive
+
+if TYPE_CHECKING:
+    from proaudit_ops.db.guard import ApplyOptions, GuardResult
+    from proaudit_ops.runtime import Runtime
+
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Show the plan, change nothing (audited as planned).")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking (for scripts).")]
+Live = Annotated[bool, typer.Option("--live", help="Required when a live key (sk_live_) is configured.")]
+ShowSql = Annotated[bool, typer.Option("--show-sql", help="Also print the exact UPDATE statements.")]
+PlanOut = Annotated[
+    Path | None, typer.Option("--plan-out", metavar="FILE", help="Save the plan; apply it later with `proaudit apply FILE`.")
+]
+
+
+def apply_options(runtime: Runtime, *, dry_run: bool, yes: bool, live: bool, plan_out: Path | None) -> ApplyOptions:
+    from proaudit_ops.db.guard import ApplyOptions
+
+    return ApplyOptions(
+        dry_run=dry_run,
+        assume_yes=yes,
+        interactive=is_interactive(),
+        live_key=runtime.settings.is_live_key,
+        live_flag=live,
+        plan_out=plan_out,
+    )
+
+
+def render_guard_result(result: GuardResult | None, *, show_sql: bool, sql: list[str] | None = None) -> None:
+    """What happened to a plan: the diff (unless the prompt already showed it), then the outcome."""
+    from proaudit_ops.cli import render
+    from proaudit_ops.cli.plan_view import render_plan
+
+    out = render.console()
+    if result is None:
+        return
+    if result.plan is not None and result.outcome in ("planned", "applied") and not getattr(result, "_shown", False):
+        render_plan(result.plan)
+    if show_sql and sql:
+        for statement in sql:
+            out.print(statement, markup=False)
+    if result.outcome == "applied":
+        seq = f" (audit #{result.audit_seq})" if result.audit_seq is not None else ""
+        out.print(f"[green]applied[/]: {len(result.rows)} row(s) changed{seq}")
+    elif result.outcome == "planned":
+        where = f"; saved to {result.plan_file}" if result.plan_file else "; nothing was changed (dry run)"
+        out.print(f"[yellow]planned[/]{where}")
+    elif result.outcome == "aborted":
+        out.print("[yellow]aborted[/]: nothing was changed")
+    elif result.outcome == "nothing":
+        out.print("nothing to change: the rows no longer need it")

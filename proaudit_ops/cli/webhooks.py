@@ -1,0 +1,249 @@
+"""`proaudit webhooks ...`: sign, verify-signature, test, replay, retry-failed, gaps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from proaudit_ops.cli.mutation import DryRun, Live, Yes, apply_options
+from proaudit_ops.cli.runner import run
+
+app = typer.Typer(help="Diagnose, test, replay and recover Paystack webhooks (runbook: Webhook Failures).", no_args_is_help=True)
+
+BodyFile = Annotated[Path, typer.Option("--file", "-f", help="The raw request body, byte for byte.")]
+Url = Annotated[str | None, typer.Option("--url", help="The app's webhook endpoint URL (default: PROAUDIT_APP_BASE_URL + path; the sandbox app in sandbox mode).")]
+Concurrency = Annotated[int | None, typer.Option("--concurrency", min=1, max=64, help="Parallel deliveries (default 8).")]
+
+
+@app.command("sign")
+def sign(ctx: typer.Context, file: BodyFile) -> None:
+    """Sign a body with the configured secret key (offline): prints x-paystack-signature."""
+    from proaudit_ops.core.webhooks.body import read_body
+    from proaudit_ops.core.webhooks.signing import sign as sign_body
+
+    run(ctx, lambda rt: sign_body(read_body(file), rt.secret_key()), _render_sign)
+
+
+@app.command("verify-signature")
+def verify_signature(
+    ctx: typer.Context,
+    file: BodyFile,
+    signature: Annotated[str, typer.Option("--signature", "-s", help="The x-paystack-signature header value.")],
+) -> None:
+    """Check a signature offline and explain a failure (exit 0 valid, 1 invalid)."""
+    from proaudit_ops.core.webhooks.body import read_body
+    from proaudit_ops.core.webhooks.signing import check_signature
+
+    run(ctx, lambda rt: check_signature(read_body(file), signature, rt.secret_key()), _render_check, exit_code=lambda r: r.exit_code)
+
+
+@app.command("test")
+def test(ctx: typer.Context, url: Url = None) -> None:
+    """Send a signed and a wrongly signed event: pass only if the first is accepted and the second rejected."""
+    from proaudit_ops.core.webhooks.endpoint import probe_endpoint
+
+    run(ctx, lambda rt: probe_endpoint(rt, url), _render_test, exit_code=lambda r: r.exit_code)
+
+
+@app.command("replay")
+def replay(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="The Paystack reference whose charge.success the app missed.")],
+    url: Url = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    live: Live = False,
+) -> None:
+    """Rebuild charge.success from Paystack's data, sign it, and deliver it to the app (audited)."""
+    from proaudit_ops.cli.confirm import confirm_proposal
+    from proaudit_ops.core.webhooks.replay import replay as replay_event
+
+    def call(rt):  # type: ignore[no-untyped-def]
+        return replay_event(rt, reference, apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None), confirm_proposal, url)
+
+    run(ctx, call, _render_replay, exit_code=lambda r: r.exit_code)
+
+
+@app.command("retry-failed")
+def retry_failed(
+    ctx: typer.Context,
+    hours: Annotated[int, typer.Option("--hours", min=1, help="Failed events received within this many hours.")] = 24,
+    event: Annotated[str | None, typer.Option("--event", help="Only this event type, e.g. charge.success.")] = None,
+    concurrency: Concurrency = None,
+    url: Url = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    live: Live = False,
+) -> None:
+    """Redeliver the inbox's failed events (original bytes, fresh signature); exit 1 if any still fail."""
+    from proaudit_ops.cli.confirm import confirm_proposal
+    from proaudit_ops.cli.progress import progress_bar
+    from proaudit_ops.core.webhooks.retry_failed import retry_failed as redeliver
+
+    def call(rt):  # type: ignore[no-untyped-def]
+        options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None)
+        workers = concurrency or rt.settings.proaudit_concurrency
+        with progress_bar("redelivering") as progress:
+            return redeliver(rt, hours=hours, event_type=event, concurrency=workers, options=options,
+                             confirm=confirm_proposal, url=url, progress=progress)
+
+    run(ctx, call, _render_retry, exit_code=lambda r: r.exit_code)
+
+
+@app.command("gaps")
+def gaps(
+    ctx: typer.Context,
+    since: Annotated[str, typer.Option("--since", help="Window of Paystack successes to scan.")] = "24h",
+    replay: Annotated[bool, typer.Option("--replay", help="Replay every gap to the app (same path as `replay`).")] = False,
+    url: Url = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    live: Live = False,
+) -> None:
+    """Payments Paystack reports as success that the app never processed."""
+    from proaudit_ops.cli.options import parse_window
+    from proaudit_ops.core.webhooks.gaps import find_gaps, replay_gaps
+
+    window = parse_window(since, "--since")
+
+    def call(rt):  # type: ignore[no-untyped-def]
+        if not replay:
+            return find_gaps(rt, window)
+        from proaudit_ops.cli.confirm import confirm_proposal
+
+        return replay_gaps(rt, window, apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None), confirm_proposal, url)
+
+    run(ctx, call, _render_gaps, exit_code=lambda r: r.exit_code)
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def _render_sign(result: object) -> None:
+    from proaudit_ops.core.webhooks.signing import SignResult
+
+    assert isinstance(result, SignResult)
+    typer.echo(result.signature)
+
+
+def _render_check(result: object) -> None:
+    from proaudit_ops.cli import render
+    from proaudit_ops.core.webhooks.signing import SignatureCheck
+
+    assert isinstance(result, SignatureCheck)
+    out = render.console()
+    style = render.STYLE_BY_HEALTH[result.exit_code == 0]
+    out.print(f"[{style}]{result.verdict.value}[/]: {result.explanation}", markup=True)
+    if result.next_step:
+        out.print(f"next: {result.next_step}", markup=False)
+
+
+def _delivery_row(label: str, d: object) -> list[str]:
+    from proaudit_ops.core.webhooks.delivery import Delivery
+
+    assert isinstance(d, Delivery)
+    return [label, str(d.status_code) if d.status_code is not None else "—", f"{d.latency_ms} ms", d.error or ""]
+
+
+def _render_test(result: object) -> None:
+    from rich.table import Table
+
+    from proaudit_ops.cli import render
+    from proaudit_ops.core.webhooks.endpoint import EndpointTest
+
+    assert isinstance(result, EndpointTest)
+    table = Table(title=f"webhook endpoint {result.url}", title_justify="left")
+    for column in ("request", "status", "latency", "error"):
+        table.add_column(column)
+    table.add_row(*_delivery_row("signed (must be accepted)", result.signed))
+    table.add_row(*_delivery_row("wrong signature (must be rejected)", result.wrongly_signed))
+    table.add_row(*_delivery_row("no signature (must be rejected)", result.unsigned))
+    out = render.console()
+    out.print(table)
+    if result.passed:
+        out.print("[green]pass[/]: accepts signed events and rejects forged ones")
+    elif not result.accepts_signed:
+        out.print("[bold red]fail[/]: a correctly signed event was not accepted (is the app's secret the Paystack secret key?)")
+    else:
+        out.print("[bold red]fail[/]: a forged event was not rejected: the endpoint does not check signatures")
+
+
+def _render_replay(result: object) -> None:
+    import json
+
+    from proaudit_ops.cli import render
+    from proaudit_ops.core.webhooks.replay import ReplayResult
+
+    assert isinstance(result, ReplayResult)
+    out = render.console()
+    if result.outcome == "planned":
+        out.print(f"POST {result.url}", markup=False)
+        out.print("Content-Type: application/json", markup=False)
+        out.print(f"x-paystack-signature: {result.signature}", markup=False)
+        out.print(json.dumps(result.event, indent=2, sort_keys=True), markup=False)
+        out.print("[yellow]planned[/]: nothing was sent (dry run)")
+    elif result.outcome == "aborted":
+        out.print("[yellow]aborted[/]: nothing was sent")
+    elif result.delivery is not None:
+        out.print(f"[green]delivered[/] charge.success for {result.reference}: {result.delivery.describe()}")
+
+
+def _render_retry(result: object) -> None:
+    from rich.table import Table
+
+    from proaudit_ops.cli import render
+    from proaudit_ops.core.webhooks.retry_failed import RetryFailedResult
+
+    assert isinstance(result, RetryFailedResult)
+    out = render.console()
+    if result.outcome == "nothing":
+        out.print(f"no failed webhook events since {render.when(result.since)}")
+        return
+    if result.outcome in ("planned", "aborted"):
+        for label in result.pending:
+            out.print(label, markup=False)
+        out.print(f"[yellow]{result.outcome}[/]: {len(result.pending)} event(s) would be redelivered to {result.url}; nothing was sent")
+        return
+    table = Table(title=f"redelivered to {result.url}", title_justify="left")
+    for column in ("event", "reference", "status", "latency", "inbox", "error"):
+        table.add_column(column)
+    for r in result.redeliveries:
+        d = r.delivery
+        table.add_row(r.event_type, render.text(r.reference), render.text(d.status_code), f"{d.latency_ms} ms",
+                      render.text(r.inbox_status), d.error or r.inbox_error or "")
+    out.print(table)
+    failing = len(result.still_failing)
+    style = "green" if not failing else "bold red"
+    out.print(f"[{style}]{len(result.redeliveries) - failing} delivered, {failing} still failing[/]")
+
+
+def _render_gaps(result: object) -> None:
+    from rich.table import Table
+
+    from proaudit_ops.cli import render
+    from proaudit_ops.core.webhooks.gaps import GapsResult
+
+    assert isinstance(result, GapsResult)
+    out = render.console()
+    table = Table(title=f"Paystack successes since {render.when(result.since)} the app never processed", title_justify="left")
+    for column in ("reference", "amount", "paid_at", "database", "why"):
+        table.add_column(column)
+    for gap in result.gaps:
+        table.add_row(gap.reference, gap.amount.format(), render.when(gap.paid_at), gap.database_status, gap.reason)
+    out.print(table)
+    out.print(f"scanned {result.scanned} Paystack successes: {len(result.gaps)} gap(s)")
+    if result.not_in_database:
+        out.print(f"{len(result.not_in_database)} not in this database (another integration? check with payments verify): "
+                  + ", ".join(result.not_in_database[:10]), markup=False)
+    if result.outcome == "delivered":
+        ok = sum(1 for r in result.replays if r.delivery.ok)
+        out.print(f"replayed: {ok} accepted, {len(result.replays) - ok} failed")
+        for r in result.replays:
+            if not r.delivery.ok:
+                out.print(f"  {r.reference}: {r.delivery.describe()}", markup=False)
+    elif result.outcome in ("planned", "aborted"):
+        out.print(f"[yellow]{result.outcome}[/]: nothing was sent")
+    elif result.gaps:
+        out.print("next: proaudit webhooks gaps --since ... --replay", markup=False)

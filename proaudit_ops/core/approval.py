@@ -1,0 +1,70 @@
+"""The approval gate for actions that are not row changes (webhook replays, redeliveries).
+
+Same rules as the change guard: a live key needs --live; --dry-run stops after showing; no TTY
+and no --yes is refused; otherwise the operator confirms. Every stop leaves an audit record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from proaudit_ops.errors import Refused
+
+if TYPE_CHECKING:
+    from proaudit_ops.db.guard import ApplyOptions
+    from proaudit_ops.runtime import Runtime
+
+LIVE_REFUSAL = "a live Paystack key (sk_live_) is configured: add --live to act on production"
+NO_TTY_REFUSAL = "no terminal to confirm on: pass --yes to apply, or --dry-run to look"
+
+
+@dataclass(frozen=True)
+class Proposal:
+    action: str
+    target: str
+    summary: str
+    count: int
+    details: list[dict[str, Any]]
+
+
+Confirm = Callable[[Proposal], bool]
+
+
+def audit_standalone(runtime: Runtime, action: str, target: str | None, outcome: str, after: Any = None) -> int | None:
+    from proaudit_ops.audit import AuditEntry
+
+    engine = None
+    try:
+        engine = runtime.engine()
+    except Exception:  # noqa: S110 - the audit log falls back to its JSONL file
+        pass
+    record = runtime.audit_log().append_standalone(
+        engine, AuditEntry(action=action, target=target, outcome=outcome, after=after)
+    )
+    return record.seq
+
+
+def gate(runtime: Runtime, options: ApplyOptions, proposal: Proposal, confirm: Confirm) -> str:
+    """'go', 'planned' (dry run) or 'aborted'; raises Refused (exit 4) after auditing it."""
+    summary = {"summary": proposal.summary, "count": proposal.count}
+    if options.live_key and not options.live_flag:
+        audit_standalone(runtime, proposal.action, proposal.target, "refused", {**summary, "reason": "live key without --live"})
+        raise Refused(LIVE_REFUSAL)
+    if options.dry_run:
+        audit_standalone(runtime, proposal.action, proposal.target, "planned", summary)
+        return "planned"
+    if not options.assume_yes:
+        if not options.interactive:
+            audit_standalone(runtime, proposal.action, proposal.target, "refused", {**summary, "reason": "no tty"})
+            raise Refused(NO_TTY_REFUSAL)
+        try:
+            accepted = confirm(proposal)
+        except KeyboardInterrupt:
+            audit_standalone(runtime, proposal.action, proposal.target, "aborted", summary)
+            raise
+        if not accepted:
+            audit_standalone(runtime, proposal.action, proposal.target, "aborted", summary)
+            return "aborted"
+    return "go"

@@ -1,0 +1,114 @@
+"""`payments verify REF --fix`: the runbook's hand-typed UPDATE, through the change guard.
+
+Only two diagnoses are fixed automatically: stuck (Paystack success, database pending) and
+not-paid (abandoned/failed at Paystack, pending here). Amount or currency mismatches never are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from proaudit_ops.core.payments.diagnosis import Diagnosis
+from proaudit_ops.core.payments.verify import VerifyResult, compare
+from proaudit_ops.errors import ExitCode
+from proaudit_ops.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from proaudit_ops.core.payments.views import TxView
+    from proaudit_ops.db.guard import ApplyOptions, ChangeGuard, GuardResult
+    from proaudit_ops.db.plan import Plan, RowChange
+    from proaudit_ops.runtime import Runtime
+
+FIX_ACTION = "payments.fix"
+
+
+@dataclass(frozen=True)
+class FixResult:
+    verify: VerifyResult
+    outcome: str  # applied | planned | aborted | nothing | not_fixable
+    guard: GuardResult | None
+    sql: list[str] | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.outcome in ("applied", "planned"):
+            return ExitCode.OK
+        if self.outcome == "aborted":
+            return ExitCode.REFUSED
+        return self.verify.exit_code
+
+
+def fix_values(paystack: TxView) -> dict[str, Any]:
+    """What the row becomes: Paystack's status, and for success Paystack's paid_at (not now)."""
+    values: dict[str, Any] = {"status": paystack.status, "updated_at": utcnow()}
+    if paystack.status == "success":
+        values["paid_at"] = paystack.paid_at
+        values["gateway_response"] = paystack.gateway_response
+    elif paystack.gateway_response:
+        values["gateway_response"] = paystack.gateway_response
+    if paystack.channel:
+        values["channel"] = paystack.channel
+    if paystack.paystack_id is not None:
+        values["paystack_transaction_id"] = paystack.paystack_id
+    return values
+
+
+def payment_change(guard: ChangeGuard, conn: Connection, reference: str, paystack: TxView) -> RowChange | None:
+    """Lock the payment row and describe its fix; None when it is no longer pending."""
+    from proaudit_ops.db.plan import RowChange
+    from proaudit_ops.db.schema import payment_transactions as pt
+
+    rows = guard.lock_rows(conn, pt, pt.c.reference == reference)
+    if not rows or rows[0]["status"] != "pending":
+        return None
+    row = rows[0]
+    new_values = {k: v for k, v in fix_values(paystack).items() if k == "updated_at" or row.get(k) != v}
+    return RowChange(
+        table=pt.name,
+        key={"id": row["id"]},
+        guards={"status": "pending"},
+        new_values=new_values,
+        before=row,
+        label=reference,
+    )
+
+
+def build_plan(reason: str, target: str, changes: list[RowChange]) -> Plan:
+    from proaudit_ops.db.plan import Plan
+
+    return Plan(action=FIX_ACTION, reason=reason, changes=tuple(changes), created_at=utcnow(), target=target)
+
+
+def fix_payment(
+    runtime: Runtime,
+    reference: str,
+    options: ApplyOptions,
+    confirm: Callable[[Plan], bool],
+    *,
+    show_sql: bool = False,
+) -> FixResult:
+    db, ps, finding = compare(runtime, reference)
+    verify = VerifyResult(
+        reference=reference,
+        database=db,
+        paystack=ps,
+        diagnosis=finding.diagnosis,
+        explanation=finding.explanation,
+        next_step=finding.next_step,
+        fixable=finding.fixable,
+    )
+    if finding.diagnosis not in (Diagnosis.STUCK, Diagnosis.NOT_PAID):
+        return FixResult(verify=verify, outcome="not_fixable", guard=None)
+    guard = runtime.guard()
+
+    def build(conn: Connection) -> Plan:
+        change = payment_change(guard, conn, reference, ps)
+        return build_plan(finding.explanation, reference, [change] if change else [])
+
+    result = guard.execute(build, options, confirm)
+    sql = guard.plan_sql(result.plan) if show_sql and result.plan else None
+    return FixResult(verify=verify, outcome=result.outcome, guard=result, sql=sql)

@@ -1,0 +1,1 @@
+"""Webhook operations: sign, verify-signature, test, replay, retry-failed, gaps."""

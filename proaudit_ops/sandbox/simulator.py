@@ -1,0 +1,163 @@
+"""The Paystack simulator: a WSGI app over the `sim_*` tables, with fault injection.
+
+Per request: latency, then auth (`Authorization: Bearer sk_test_...|sk_live_...`; the key's
+mode is the `domain` of every object returned), then one fault decision (a scripted fault
+from `sim_faults` first, else the random `FaultConfig`), then the route. Each request uses
+its own connection and transaction, so concurrent requests see consistent states.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from proaudit_ops.sandbox import shapes, sim_refunds, sim_transactions
+from proaudit_ops.sandbox.faults import (
+    Dice,
+    Fault,
+    FaultConfig,
+    FaultKind,
+    clear_scripted_faults,
+    random_fault,
+    script_fault,
+    take_scripted_fault,
+)
+from proaudit_ops.sandbox.sim_transactions import SimContext
+from proaudit_ops.sandbox.wsgi import (
+    DroppedResponse,
+    Request,
+    Response,
+    SimulatedTimeout,
+    StartResponse,
+    WSGIEnviron,
+    json_response,
+    read_request,
+    send,
+)
+from proaudit_ops.timeutil import utcnow
+
+Handler = Callable[[SimContext, Request, Mapping[str, str]], Response]
+_KEY_RE = re.compile(r"^Bearer\s+sk_(test|live)_[A-Za-z0-9_]+$")
+
+ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+    ("GET", re.compile(r"^/transaction/verify/(?P<reference>[^/]+)/?$"), sim_transactions.verify),
+    ("GET", re.compile(r"^/transaction/timeline/(?P<key>[^/]+)/?$"), sim_transactions.timeline),
+    ("GET", re.compile(r"^/transaction/?$"), sim_transactions.list_transactions),
+    ("POST", re.compile(r"^/transaction/initialize/?$"), sim_transactions.initialize),
+    ("POST", re.compile(r"^/transaction/charge_authorization/?$"), sim_transactions.charge_authorization),
+    ("GET", re.compile(r"^/transaction/(?P<id>[^/]+)/?$"), sim_transactions.fetch),
+    ("GET", re.compile(r"^/refund/?$"), sim_refunds.list_refunds),
+    ("POST", re.compile(r"^/refund/?$"), sim_refunds.create),
+    ("GET", re.compile(r"^/refund/(?P<id>[^/]+)/?$"), sim_refunds.fetch),
+]
+
+
+def key_domain(authorization: str | None) -> str | None:
+    """`test` or `live` for a well-formed secret key, else None (answered 401)."""
+    if not authorization:
+        return None
+    match = _KEY_RE.match(authorization.strip())
+    return match.group(1) if match else None
+
+
+class Simulator:
+    """WSGI app. `faults` = random faults; `inject()` scripts exact ones (see faults.py)."""
+
+    def __init__(
+        self,
+        state_engine: Engine,
+        faults: FaultConfig | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.engine = state_engine
+        self.faults = faults or FaultConfig()
+        self._dice = Dice(self.faults.seed)
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.requests = 0  # how many requests reached the simulator (for tests and benches)
+
+    # -- scripted faults ---------------------------------------------------------------------
+    def inject(
+        self,
+        path: str,
+        kind: FaultKind | str,
+        *,
+        count: int = 1,
+        method: str | None = None,
+        status: int | None = None,
+    ) -> None:
+        """The next `count` requests to `path` get `kind` (`error`, `rate_limit`, `timeout`,
+        `drop`, `malformed`). `path` may end in `*` to match a prefix."""
+        script_fault(self.engine, path, kind, count=count, method=method, status=status)
+
+    def clear_faults(self) -> int:
+        return clear_scripted_faults(self.engine)
+
+    # -- WSGI ------------------------------------------------------------------------------------
+    def __call__(self, environ: WSGIEnviron, start_response: StartResponse) -> Iterable[bytes]:
+        with self._lock:
+            self.requests += 1
+        request = read_request(environ)
+        if self.faults.latency_ms:
+            self._sleep(self.faults.latency_ms / 1000)
+        domain = key_domain(request.headers.get("authorization"))
+        if domain is None:
+            return send(json_response(401, shapes.INVALID_KEY), start_response)
+        fault = self._decide(request)
+        if fault is not None and fault.kind is not FaultKind.DROP:
+            return send(self._fault_response(fault, request), start_response)
+        response = self._route(request, domain)
+        if fault is not None:  # DROP: the work is done and committed; the answer is lost
+            raise DroppedResponse(f"simulated dropped response after {request.method} {request.path}")
+        return send(response, start_response)
+
+    def _decide(self, request: Request) -> Fault | None:
+        try:
+            scripted = take_scripted_fault(self.engine, request.method, request.path)
+        except SQLAlchemyError:
+            scripted = None
+        if scripted is not None:
+            return scripted
+        if not self.faults.any_random:
+            return None
+        return random_fault(self.faults, self._dice, request.method)
+
+    def _fault_response(self, fault: Fault, request: Request) -> Response:
+        if fault.kind is FaultKind.RATE_LIMIT:
+            return json_response(
+                fault.status or 429, shapes.RATE_LIMITED, headers=[("Retry-After", str(self.faults.retry_after_s))]
+            )
+        if fault.kind is FaultKind.ERROR:
+            return json_response(fault.status or 500, shapes.SERVER_ERROR)
+        if fault.kind is FaultKind.MALFORMED:
+            return Response(fault.status or 200, shapes.MALFORMED_BODY, content_type="text/html")
+        raise SimulatedTimeout(
+            f"simulated timeout on {request.method} {request.path}", wait_s=self.faults.timeout_s
+        )
+
+    def _route(self, request: Request, domain: str) -> Response:
+        ctx = SimContext(self.engine, domain, self._clock())
+        path_matched = False
+        for method, pattern, handler in ROUTES:
+            match = pattern.match(request.path)
+            if match is None:
+                continue
+            path_matched = True
+            if method != request.method:
+                continue
+            try:
+                return handler(ctx, request, match.groupdict())
+            except SQLAlchemyError:
+                return json_response(500, shapes.SERVER_ERROR)
+        if path_matched:
+            return json_response(405, {"status": False, "message": "Method not allowed"})
+        return json_response(404, {"status": False, "message": "Not found"})
