@@ -90,8 +90,12 @@ class PaystackError(DependencyUnavailable):
 
 
 class PaystackNotFound(PaystackError):
-    """Paystack does not know the object (404, or status false with a not-found message)."""
+    """Paystack does not know the object (404, or status false with a not-found message).
 
+    Bad input (exit 2), not an outage: cron must not page for a mistyped reference.
+    """
+
+    exit_code = ExitCode.USAGE
     code = "paystack_not_found"
 
 

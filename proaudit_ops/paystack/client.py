@@ -16,21 +16,14 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
 from tenacity import RetryCallState
 
 from proaudit_ops import __version__
-from proaudit_ops.errors import (
-    ConfigError,
-    PaystackError,
-    PaystackNotFound,
-    PaystackRequestAmbiguous,
-    UsageError,
-)
+from proaudit_ops.errors import ConfigError, PaystackError, UsageError
 from proaudit_ops.paystack.models import (
     InitializedTransaction,
     Refund,
@@ -39,30 +32,20 @@ from proaudit_ops.paystack.models import (
     cursor_or_none,
     meta_int,
 )
-from proaudit_ops.paystack.retry import RETRYABLE_STATUS, read_retrying
-from proaudit_ops.redact import mask_key, redact
+from proaudit_ops.paystack.responses import (
+    KEY_HINT,
+    ResponseReader,
+    data_items,
+    data_object,
+    truthy,
+)
+from proaudit_ops.paystack.retry import read_retrying
+from proaudit_ops.redact import mask_key
 from proaudit_ops.timeutil import iso
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.paystack.co"
-KEY_HINT = "check PAYSTACK_SECRET_KEY (no whitespace; sk_test_ vs sk_live_)"
-NOT_JSON_HINT = "check that PAYSTACK_BASE_URL points at the Paystack API (a proxy may be answering)"
-NOT_FOUND_HINT = "check the reference or id, and the key's mode: a live key cannot see test objects"
-STATUS_PAGE_HINT = (
-    "Paystack is having trouble: check https://status.paystack.com and try again later"
-)
-# Errors raised before a single byte of the request left this machine: a POST is safe to repeat.
-_NOT_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.UnsupportedProtocol,
-    httpx.LocalProtocolError,
-)
-_MAX_MESSAGE = 300
-
-M = TypeVar("M", bound=BaseModel)
 
 
 class PaystackClient:
@@ -85,13 +68,15 @@ class PaystackClient:
                 f"the Paystack timeout must be positive (got {timeout_s!r})",
                 hint="set PAYSTACK_TIMEOUT_SECONDS to a number of seconds, e.g. 30",
             )
-        self._secrets = (secret_key,)
         self._key_label = mask_key(secret_key)
         self._base_url = base_url.rstrip("/")
         self._host = httpx.URL(self._base_url).host or self._base_url
         self._timeout_s = float(timeout_s)
         self._max_retries = max(0, int(max_retries))
         self._sleep = sleep
+        self._read = ResponseReader(
+            host=self._host, timeout_s=self._timeout_s, secrets=(secret_key,)
+        )
         self._max_retry_wait_s = float(max_retry_wait_s)
         self._http = httpx.Client(
             base_url=self._base_url,
@@ -139,12 +124,12 @@ class PaystackClient:
         """GET /transaction/verify/:reference. PaystackNotFound when Paystack does not know it."""
         ref = _required_text(reference, "transaction reference")
         path = f"/transaction/verify/{quote(ref, safe='')}"
-        return self._model(Transaction, _object(self._get(path), "GET", path), "GET", path)
+        return self._read.model(Transaction, data_object(self._get(path), "GET", path), "GET", path)
 
     def fetch_transaction(self, transaction_id: int) -> Transaction:
         """GET /transaction/:id (Paystack's numeric id)."""
         path = f"/transaction/{_positive_int(transaction_id, 'transaction id')}"
-        return self._model(Transaction, _object(self._get(path), "GET", path), "GET", path)
+        return self._read.model(Transaction, data_object(self._get(path), "GET", path), "GET", path)
 
     def list_transactions_page(
         self,
@@ -173,7 +158,9 @@ class PaystackClient:
             params["to"] = _iso(to)
         path = "/transaction"
         body = self._get(path, params)
-        items = [self._model(Transaction, item, "GET", path) for item in _items(body, path)]
+        items = [
+            self._read.model(Transaction, item, "GET", path) for item in data_items(body, path)
+        ]
         meta = body.get("meta")
         meta = meta if isinstance(meta, dict) else {}
         return TransactionPage(
@@ -245,7 +232,7 @@ class PaystackClient:
         previous_first: str | None = None
         while True:
             body = self._get(path, {**params, "page": str(page)})
-            items = [self._model(Refund, item, "GET", path) for item in _items(body, path)]
+            items = [self._read.model(Refund, item, "GET", path) for item in data_items(body, path)]
             if not items:
                 return refunds
             first = _identity(items[0].id, None)
@@ -263,7 +250,7 @@ class PaystackClient:
     def fetch_refund(self, refund_id: int) -> Refund:
         """GET /refund/:id."""
         path = f"/refund/{_positive_int(refund_id, 'refund id')}"
-        return self._model(Refund, _object(self._get(path), "GET", path), "GET", path)
+        return self._read.model(Refund, data_object(self._get(path), "GET", path), "GET", path)
 
     def create_refund(
         self,
@@ -297,8 +284,8 @@ class PaystackClient:
             "or `proaudit refunds resume`) before refunding again; never retry blindly"
         )
         path = "/refund"
-        data = _object(self._post(path, body, ambiguous_hint=hint), "POST", path, hint)
-        return self._model(Refund, data, "POST", path, ambiguous_hint=hint)
+        data = data_object(self._post(path, body, ambiguous_hint=hint), "POST", path, hint)
+        return self._read.model(Refund, data, "POST", path, ambiguous_hint=hint)
 
     # -- charges -----------------------------------------------------------------------------
     def initialize_transaction(
@@ -328,8 +315,8 @@ class PaystackClient:
             else "look the transaction up at Paystack before initializing another one"
         )
         path = "/transaction/initialize"
-        data = _object(self._post(path, body, ambiguous_hint=hint), "POST", path, hint)
-        return self._model(InitializedTransaction, data, "POST", path, ambiguous_hint=hint)
+        data = data_object(self._post(path, body, ambiguous_hint=hint), "POST", path, hint)
+        return self._read.model(InitializedTransaction, data, "POST", path, ambiguous_hint=hint)
 
     def charge_authorization(
         self,
@@ -363,8 +350,8 @@ class PaystackClient:
             "charging again; Paystack rejects a reused reference"
         )
         path = "/transaction/charge_authorization"
-        data = _object(self._post(path, body, ambiguous_hint=hint), "POST", path, hint)
-        if _truthy(data.get("paused")):
+        data = data_object(self._post(path, body, ambiguous_hint=hint), "POST", path, hint)
+        if truthy(data.get("paused")):
             data = {
                 "amount": amount,
                 "currency": currency or "",
@@ -372,7 +359,7 @@ class PaystackClient:
                 **{k: v for k, v in data.items() if v is not None},
             }
             data.setdefault("status", "paused")
-        return self._model(Transaction, data, "POST", path, ambiguous_hint=hint)
+        return self._read.model(Transaction, data, "POST", path, ambiguous_hint=hint)
 
     # -- the wire ------------------------------------------------------------------------------
     def _get(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
@@ -392,15 +379,17 @@ class PaystackClient:
         try:
             response = retrying(attempt)
         except httpx.HTTPError as exc:
-            raise self._read_transport_error(path, exc, attempts) from exc
-        return self._envelope(response, "GET", path, attempts=attempts)
+            raise self._read.read_transport_error(path, exc, attempts) from exc
+        return self._read.envelope(response, "GET", path, attempts=attempts)
 
     def _post(self, path: str, body: dict[str, Any], *, ambiguous_hint: str) -> dict[str, Any]:
         try:
             response = self._send("POST", path, json=body)
         except httpx.HTTPError as exc:
-            raise self._write_transport_error(path, exc, ambiguous_hint) from exc
-        return self._envelope(response, "POST", path, attempts=1, ambiguous_hint=ambiguous_hint)
+            raise self._read.write_transport_error(path, exc, ambiguous_hint) from exc
+        return self._read.envelope(
+            response, "POST", path, attempts=1, ambiguous_hint=ambiguous_hint
+        )
 
     def _send(
         self,
@@ -433,7 +422,9 @@ class PaystackClient:
             else:
                 what = f"HTTP {outcome.result().status_code}"
             wait = state.upcoming_sleep
-            log.warning(
+            # INFO, not WARNING: the CLI decides what reaches stderr (Python's last-resort
+            # handler would otherwise print every retry under the one-line error).
+            log.info(
                 "Paystack %s %s: %s on attempt %d of %d; retrying in %.1fs",
                 method,
                 path,
@@ -444,167 +435,6 @@ class PaystackClient:
             )
 
         return before_sleep
-
-    # -- error mapping -------------------------------------------------------------------------
-    def _clean(self, text: str) -> str:
-        return redact(_one_line(text), self._secrets)
-
-    def _detail(self, exc: BaseException) -> str:
-        return self._clean(str(exc) or type(exc).__name__)
-
-    def _read_transport_error(
-        self, path: str, exc: httpx.HTTPError, attempts: int
-    ) -> PaystackError:
-        tries = _attempts(attempts)
-        if isinstance(exc, httpx.ConnectTimeout):
-            message = (
-                f"Paystack could not be reached at {self._host}: no connection within "
-                f"{self._timeout_s:g}s (GET {path}, {tries})"
-            )
-        elif isinstance(exc, httpx.TimeoutException):
-            message = (
-                f"Paystack did not answer GET {path} within the {self._timeout_s:g}s timeout "
-                f"({tries})"
-            )
-        else:
-            message = (
-                f"Paystack could not be reached at {self._host} (GET {path}, {tries}): "
-                f"{self._detail(exc)}"
-            )
-        hint = (
-            "check network, DNS and proxy access to Paystack and PAYSTACK_BASE_URL; "
-            "raise PAYSTACK_TIMEOUT_SECONDS if Paystack is only slow"
-        )
-        return PaystackError(self._clean(message), hint)
-
-    def _write_transport_error(
-        self, path: str, exc: httpx.HTTPError, ambiguous_hint: str
-    ) -> PaystackError:
-        if isinstance(exc, _NOT_SENT):
-            return PaystackError(
-                self._clean(
-                    f"Paystack could not be reached at {self._host}; POST {path} was not sent: "
-                    f"{self._detail(exc)}"
-                ),
-                "check network, DNS and proxy access to Paystack; it is safe to try again",
-            )
-        if isinstance(exc, httpx.TimeoutException):
-            reason = f"no answer within the {self._timeout_s:g}s timeout"
-        else:
-            reason = f"the connection failed mid-request: {self._detail(exc)}"
-        return PaystackRequestAmbiguous(
-            self._clean(
-                f"outcome unknown: POST {path} may have reached Paystack ({reason}); "
-                "check at Paystack before retrying"
-            ),
-            ambiguous_hint,
-        )
-
-    def _envelope(
-        self,
-        response: httpx.Response,
-        method: str,
-        path: str,
-        *,
-        attempts: int,
-        ambiguous_hint: str | None = None,
-    ) -> dict[str, Any]:
-        """The JSON envelope of a successful answer; every failure becomes a PaystackError."""
-        code = response.status_code
-        body = _json_object(response)
-        fields = body if body is not None else {}
-        message = self._clean(_text(fields.get("message")))
-        next_step = _next_step(fields.get("meta"))
-        said = f": {message}" if message else ""
-
-        def fail(cls: type[PaystackError], text: str, hint: str | None) -> PaystackError:
-            return cls(
-                self._clean(text),
-                None if hint is None else self._clean(hint),
-                status_code=code,
-                paystack_code=_text(fields.get("code")) or None,
-                paystack_type=_text(fields.get("type")) or None,
-            )
-
-        if code == 401:
-            raise fail(
-                PaystackError,
-                f"Paystack rejected the secret key (HTTP 401: {message or 'Invalid key'})",
-                KEY_HINT,
-            )
-        if method == "POST" and ambiguous_hint is not None:
-            if code >= 500:
-                raise fail(
-                    PaystackRequestAmbiguous,
-                    f"outcome unknown: Paystack answered HTTP {code} to POST {path}{said}; "
-                    "it may have been processed: check at Paystack before retrying",
-                    ambiguous_hint,
-                )
-            if 200 <= code < 300 and body is None:
-                raise fail(
-                    PaystackRequestAmbiguous,
-                    f"outcome unknown: Paystack answered HTTP {code} to POST {path} with a body "
-                    "that is not JSON: check at Paystack before retrying",
-                    ambiguous_hint,
-                )
-        if code == 429:
-            outcome = f"gave up after {_attempts(attempts)}" if method == "GET" else "not processed"
-            raise fail(
-                PaystackError,
-                f"Paystack is rate-limiting this key (HTTP 429{said}); {method} {path} {outcome}",
-                next_step or "wait a minute and try again; other tools may share this key's quota",
-            )
-        if code in RETRYABLE_STATUS or code >= 500:
-            detail = said if body is not None else " with a body that is not JSON"
-            raise fail(
-                PaystackError,
-                f"Paystack failed with HTTP {code}{detail} ({method} {path}, "
-                f"{_attempts(attempts)})",
-                next_step or STATUS_PAGE_HINT,
-            )
-        if body is None:
-            raise fail(
-                PaystackError,
-                f"Paystack answered HTTP {code} with a body that is not JSON ({method} {path})",
-                NOT_JSON_HINT,
-            )
-        if 200 <= code < 300 and not _is_false(body.get("status")):
-            return body
-        if code == 404 or "not found" in message.lower():
-            raise fail(
-                PaystackNotFound,
-                f"Paystack has no such object: {method} {path} (HTTP {code}{said})",
-                next_step or NOT_FOUND_HINT,
-            )
-        raise fail(
-            PaystackError,
-            f"Paystack refused {method} {path} (HTTP {code}{said})",
-            next_step or _default_hint(code),
-        )
-
-    def _model(
-        self,
-        model: type[M],
-        data: object,
-        method: str,
-        path: str,
-        *,
-        ambiguous_hint: str | None = None,
-    ) -> M:
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            detail = self._clean(_validation_summary(exc))
-            if method == "POST" and ambiguous_hint is not None:
-                raise PaystackRequestAmbiguous(
-                    f"outcome unknown: Paystack accepted POST {path} but its answer cannot be "
-                    f"read ({detail}); check at Paystack before retrying",
-                    ambiguous_hint,
-                ) from exc
-            raise PaystackError(
-                f"Paystack answered {method} {path} with a payload proaudit cannot read: {detail}",
-                "rerun with --debug and report it: the payload shape may have changed",
-            ) from exc
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -639,93 +469,6 @@ def _iso(value: datetime) -> str:
     text = iso(value)
     assert text is not None
     return text
-
-
-def _truthy(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-
-def _is_false(status: object) -> bool:
-    return status is False or (isinstance(status, str) and status.strip().lower() == "false")
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _one_line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _MAX_MESSAGE else flat[: _MAX_MESSAGE - 3] + "..."
-
-
-def _next_step(meta: object) -> str | None:
-    if not isinstance(meta, dict):
-        return None
-    for key in ("nextStep", "next_step"):
-        value = meta.get(key)
-        if isinstance(value, str) and value.strip():
-            return _one_line(value)
-    return None
-
-
-def _default_hint(code: int) -> str:
-    if code in (400, 422):
-        return "Paystack rejected the request's parameters: check them and try again"
-    if code == 403:
-        return "this key is not allowed to do that: check the integration's permissions"
-    return "check the request; rerun with --debug for details"
-
-
-def _attempts(count: int) -> str:
-    return f"{count} attempt" if count == 1 else f"{count} attempts"
-
-
-def _json_object(response: httpx.Response) -> dict[str, Any] | None:
-    """The body as a JSON object, or None when it is not one (HTML error pages, truncation)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _object(
-    body: dict[str, Any], method: str, path: str, ambiguous_hint: str | None = None
-) -> dict[str, Any]:
-    data = body.get("data")
-    if isinstance(data, dict):
-        return data
-    if method == "POST" and ambiguous_hint is not None:
-        raise PaystackRequestAmbiguous(
-            f"outcome unknown: Paystack accepted POST {path} but sent no data object; "
-            "check at Paystack before retrying",
-            ambiguous_hint,
-        )
-    raise PaystackError(
-        f"Paystack answered {method} {path} without a data object",
-        "rerun with --debug and report it: the payload shape may have changed",
-    )
-
-
-def _items(body: dict[str, Any], path: str) -> list[Any]:
-    data = body.get("data")
-    if data is None:
-        return []
-    if isinstance(data, list):
-        return data
-    raise PaystackError(
-        f"Paystack answered GET {path} with a data field that is not a list",
-        "rerun with --debug and report it: the payload shape may have changed",
-    )
-
-
-def _validation_summary(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(part) for part in error["loc"]) or "payload"
-        parts.append(f"{where}: {error['msg']}")
-    more = exc.error_count() - len(parts)
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
 def _identity(obj_id: int | None, reference: str | None) -> str:

@@ -33,5 +33,8 @@ def verify_signature(body: bytes, signature: str, secret_key: str) -> bool:
     candidate = signature.strip().lower()
     if not _HEX128_RE.fullmatch(candidate):
         return False
-    expected = compute_signature(body, secret_key)
+    try:
+        expected = compute_signature(body, secret_key)
+    except UnicodeEncodeError:  # a key with lone surrogates (undecodable environment bytes)
+        return False
     return hmac.compare_digest(expected.encode("ascii"), candidate.encode("ascii"))

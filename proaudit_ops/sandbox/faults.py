@@ -71,13 +71,25 @@ class FaultConfig:
             raise ValueError(f"retry_after_s must be >= 0, got {self.retry_after_s!r}")
         if self.timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {self.timeout_s!r}")
-        for name in ("error_rate", "rate_limit_rate", "timeout_rate", "drop_after_effect_rate", "malformed_rate"):
+        for name in (
+            "error_rate",
+            "rate_limit_rate",
+            "timeout_rate",
+            "drop_after_effect_rate",
+            "malformed_rate",
+        ):
             _rate(name, getattr(self, name))
 
     @property
     def any_random(self) -> bool:
         return any(
-            (self.error_rate, self.rate_limit_rate, self.timeout_rate, self.drop_after_effect_rate, self.malformed_rate)
+            (
+                self.error_rate,
+                self.rate_limit_rate,
+                self.timeout_rate,
+                self.drop_after_effect_rate,
+                self.malformed_rate,
+            )
         )
 
     @classmethod
@@ -308,7 +320,9 @@ def take_scripted_fault(engine: Engine, method: str, path: str) -> Fault | None:
                 conn.execute(delete(sim_faults).where(sim_faults.c.id == row.id))
             else:
                 conn.execute(
-                    update(sim_faults).where(sim_faults.c.id == row.id).values(remaining=row.remaining - 1)
+                    update(sim_faults)
+                    .where(sim_faults.c.id == row.id)
+                    .values(remaining=row.remaining - 1)
                 )
             return Fault(FaultKind(row.kind), row.status)
     return None

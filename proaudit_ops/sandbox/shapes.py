@@ -6,11 +6,10 @@ for byte on what a transaction looks like.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from proaudit_ops.sandbox.state import INTEGRATION_ID, loads
+from proaudit_ops.sandbox.state import INTEGRATION_ID, RowLike, loads
 from proaudit_ops.timeutil import as_utc
 
 TransactionView = Literal["verify", "fetch", "list", "charge", "event"]
@@ -34,7 +33,9 @@ def paystack_fees(amount: int, currency: str) -> int:
     return min(fee, 200_000)
 
 
-def make_log(start: datetime, *, status: str, channel: str, failure: str | None = None) -> dict[str, Any]:
+def make_log(
+    start: datetime, *, status: str, channel: str, failure: str | None = None
+) -> dict[str, Any]:
     """The `log` object: what the customer did on the checkout."""
     aware = as_utc(start)
     assert aware is not None
@@ -42,7 +43,9 @@ def make_log(start: datetime, *, status: str, channel: str, failure: str | None 
         {"type": "action", "message": f"Attempted to pay with {channel}", "time": 2},
     ]
     if status in ("success", "reversed"):
-        history.append({"type": "success", "message": f"Successfully paid with {channel}", "time": 9})
+        history.append(
+            {"type": "success", "message": f"Successfully paid with {channel}", "time": 9}
+        )
     elif status == "failed":
         history.append({"type": "error", "message": f"Error: {failure or 'Declined'}", "time": 7})
     else:
@@ -59,7 +62,9 @@ def make_log(start: datetime, *, status: str, channel: str, failure: str | None 
     }
 
 
-def render_transaction(row: Mapping[str, Any], domain: str, view: TransactionView = "verify") -> dict[str, Any]:
+def render_transaction(
+    row: RowLike, domain: str, view: TransactionView = "verify"
+) -> dict[str, Any]:
     paid_at = ps_time(row["paid_at"])
     created_at = ps_time(row["created_at"])
     authorization = loads(row["authorization"]) or {}
@@ -131,11 +136,13 @@ def render_transaction(row: Mapping[str, Any], domain: str, view: TransactionVie
     return body
 
 
-def charge_success_event(row: Mapping[str, Any], domain: str = "test") -> dict[str, Any]:
+def charge_success_event(row: RowLike, domain: str = "test") -> dict[str, Any]:
     return {"event": "charge.success", "data": render_transaction(row, domain, "event")}
 
 
-def refund_processed_event(refund: Mapping[str, Any], customer: Mapping[str, Any], domain: str = "test") -> dict[str, Any]:
+def refund_processed_event(
+    refund: RowLike, customer: RowLike, domain: str = "test"
+) -> dict[str, Any]:
     """`refund.processed`: amount is a string and there is no refund id (as Paystack sends it)."""
     return {
         "event": "refund.processed",
@@ -161,14 +168,27 @@ def refund_expected_at(created_at: datetime) -> datetime:
     return created_at + timedelta(days=10)
 
 
-def render_refund_created(refund: Mapping[str, Any], txn: Mapping[str, Any], domain: str) -> dict[str, Any]:
+def render_refund_created(refund: RowLike, txn: RowLike, domain: str) -> dict[str, Any]:
     """The `data` of POST /refund: the transaction as an object."""
     full = render_transaction(txn, domain, "verify")
     transaction = {
         name: full[name]
         for name in (
-            "id", "domain", "reference", "amount", "paid_at", "channel", "currency", "authorization",
-            "customer", "plan", "split", "order_id", "paidAt", "pos_transaction_data", "source",
+            "id",
+            "domain",
+            "reference",
+            "amount",
+            "paid_at",
+            "channel",
+            "currency",
+            "authorization",
+            "customer",
+            "plan",
+            "split",
+            "order_id",
+            "paidAt",
+            "pos_transaction_data",
+            "source",
             "fees_breakdown",
         )
     }
@@ -192,7 +212,7 @@ def render_refund_created(refund: Mapping[str, Any], txn: Mapping[str, Any], dom
     }
 
 
-def render_refund(refund: Mapping[str, Any], txn: Mapping[str, Any], domain: str) -> dict[str, Any]:
+def render_refund(refund: RowLike, txn: RowLike, domain: str) -> dict[str, Any]:
     """A refund as GET /refund and GET /refund/:id return it: `transaction` is the int id."""
     processed = refund["status"] == "processed"
     amount = int(refund["amount"])
@@ -238,7 +258,7 @@ def render_refund(refund: Mapping[str, Any], txn: Mapping[str, Any], domain: str
 # -- envelopes ---------------------------------------------------------------------------------
 
 
-def ok(message: str, data: object, meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def ok(message: str, data: object, meta: RowLike | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"status": True, "message": message, "data": data}
     if meta is not None:
         body["meta"] = dict(meta)
@@ -262,8 +282,15 @@ def error(
     return body
 
 
-def validation_error(message: str, code: str = "invalid_params", next_step: str | None = None) -> dict[str, Any]:
-    return error(message, type_="validation_error", code=code, next_step=next_step or "Check the request parameters")
+def validation_error(
+    message: str, code: str = "invalid_params", next_step: str | None = None
+) -> dict[str, Any]:
+    return error(
+        message,
+        type_="validation_error",
+        code=code,
+        next_step=next_step or "Check the request parameters",
+    )
 
 
 RATE_LIMITED = error(

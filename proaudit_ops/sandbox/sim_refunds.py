@@ -19,6 +19,7 @@ from proaudit_ops.sandbox import shapes
 from proaudit_ops.sandbox.sim_transactions import BadParam, SimContext, date_filters, positive_int
 from proaudit_ops.sandbox.state import (
     FIRST_REFUND_ID,
+    RowLike,
     next_id,
     read_conn,
     sim_refunds,
@@ -45,7 +46,7 @@ def refunded_so_far(conn: Connection, transaction_id: int) -> int:
     return int(total or 0)
 
 
-def _find_transaction(conn: Connection, key: str) -> Mapping[str, Any] | None:
+def _find_transaction(conn: Connection, key: str) -> RowLike | None:
     t = sim_transactions.c
     if key.isdigit():
         row = conn.execute(select(sim_transactions).where(t.id == int(key))).mappings().first()
@@ -57,12 +58,19 @@ def _find_transaction(conn: Connection, key: str) -> Mapping[str, Any] | None:
 def create(ctx: SimContext, request: Request, _params: Mapping[str, str]) -> Response:
     body = parse_form_or_json(request)
     if body is None:
-        return json_response(400, shapes.validation_error("Invalid request body: send JSON or form-encoded data"))
+        return json_response(
+            400, shapes.validation_error("Invalid request body: send JSON or form-encoded data")
+        )
     key = str(body.get("transaction") or "").strip()
     if not key:
-        return json_response(400, shapes.validation_error(
-            "Transaction reference or id is required", code="missing_params", next_step="Provide all required params"
-        ))
+        return json_response(
+            400,
+            shapes.validation_error(
+                "Transaction reference or id is required",
+                code="missing_params",
+                next_step="Provide all required params",
+            ),
+        )
     amount: int | None = None
     if body.get("amount") not in (None, ""):
         try:
@@ -77,23 +85,32 @@ def create(ctx: SimContext, request: Request, _params: Mapping[str, str]) -> Res
             return json_response(404, {"status": False, "message": "Transaction not found"})
         currency = str(body.get("currency") or txn["currency"]).upper()
         if currency != txn["currency"]:
-            return json_response(400, shapes.validation_error(
-                f"Currency mismatch: the transaction was paid in {txn['currency']}"
-            ))
+            return json_response(
+                400,
+                shapes.validation_error(
+                    f"Currency mismatch: the transaction was paid in {txn['currency']}"
+                ),
+            )
         if txn["status"] == "reversed":
             return json_response(400, FULLY_REVERSED)
         if txn["status"] != "success":
-            return json_response(400, shapes.validation_error(
-                f"Transaction is {txn['status']}: only successful transactions can be refunded"
-            ))
+            return json_response(
+                400,
+                shapes.validation_error(
+                    f"Transaction is {txn['status']}: only successful transactions can be refunded"
+                ),
+            )
         remaining = int(txn["amount"]) - refunded_so_far(conn, int(txn["id"]))
         if remaining <= 0:
             return json_response(400, FULLY_REVERSED)
         amount = remaining if amount is None else amount
         if amount > remaining:
-            return json_response(400, shapes.validation_error(
-                f"Refund amount cannot be greater than the amount left to refund ({remaining})"
-            ))
+            return json_response(
+                400,
+                shapes.validation_error(
+                    f"Refund amount cannot be greater than the amount left to refund ({remaining})"
+                ),
+            )
         values = {
             "id": next_id(conn, sim_refunds, FIRST_REFUND_ID),
             "transaction_id": int(txn["id"]),
@@ -139,19 +156,32 @@ def list_refunds(ctx: SimContext, request: Request, _params: Mapping[str, str]) 
         where.append(r.currency == currency.upper())
     joined = sim_refunds.join(sim_transactions, sim_transactions.c.id == r.transaction_id)
     with read_conn(ctx.engine) as conn:
-        total = int(conn.execute(select(func.count()).select_from(sim_refunds).where(*where)).scalar() or 0)
-        failed = int(
-            conn.execute(select(func.count()).select_from(sim_refunds).where(*where, r.status == "failed")).scalar() or 0
+        total = int(
+            conn.execute(select(func.count()).select_from(sim_refunds).where(*where)).scalar() or 0
         )
-        rows = conn.execute(
-            select(sim_refunds, sim_transactions.c.amount.label("txn_amount"), sim_transactions.c.customer,
-                   sim_transactions.c.channel)
-            .select_from(joined)
-            .where(*where)
-            .order_by(r.created_at.desc(), r.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        ).mappings().all()
+        failed = int(
+            conn.execute(
+                select(func.count()).select_from(sim_refunds).where(*where, r.status == "failed")
+            ).scalar()
+            or 0
+        )
+        rows = (
+            conn.execute(
+                select(
+                    sim_refunds,
+                    sim_transactions.c.amount.label("txn_amount"),
+                    sim_transactions.c.customer,
+                    sim_transactions.c.channel,
+                )
+                .select_from(joined)
+                .where(*where)
+                .order_by(r.created_at.desc(), r.id.desc())
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            )
+            .mappings()
+            .all()
+        )
     data = [shapes.render_refund(row, _txn_view(row), ctx.domain) for row in rows]
     meta = {
         "total": total,
@@ -164,7 +194,7 @@ def list_refunds(ctx: SimContext, request: Request, _params: Mapping[str, str]) 
     return json_response(200, shapes.ok("Refunds retrieved", data, meta))
 
 
-def _txn_view(row: Mapping[str, Any]) -> dict[str, Any]:
+def _txn_view(row: RowLike) -> dict[str, Any]:
     return {"amount": row["txn_amount"], "customer": row["customer"], "channel": row["channel"]}
 
 
@@ -173,13 +203,21 @@ def fetch(ctx: SimContext, _request: Request, params: Mapping[str, str]) -> Resp
     if not raw.isdigit():
         return json_response(400, shapes.validation_error("Refund ID should be numeric."))
     with read_conn(ctx.engine) as conn:
-        refund = conn.execute(select(sim_refunds).where(sim_refunds.c.id == int(raw))).mappings().first()
+        refund = (
+            conn.execute(select(sim_refunds).where(sim_refunds.c.id == int(raw))).mappings().first()
+        )
         if refund is None:
             return json_response(404, {"status": False, "message": "Refund not found"})
-        txn = conn.execute(
-            select(sim_transactions).where(sim_transactions.c.id == refund["transaction_id"])
-        ).mappings().one()
-    return json_response(200, shapes.ok("Refund retrieved", shapes.render_refund(refund, txn, ctx.domain)))
+        txn = (
+            conn.execute(
+                select(sim_transactions).where(sim_transactions.c.id == refund["transaction_id"])
+            )
+            .mappings()
+            .one()
+        )
+    return json_response(
+        200, shapes.ok("Refund retrieved", shapes.render_refund(refund, txn, ctx.domain))
+    )
 
 
 def set_refund_status(engine: Engine, refund_id: int, status: str) -> None:
@@ -188,18 +226,30 @@ def set_refund_status(engine: Engine, refund_id: int, status: str) -> None:
         raise ValueError(f"unknown refund status {status!r}; one of {', '.join(REFUND_STATUSES)}")
     now = utcnow()
     with write_conn(engine) as conn:
-        refund = conn.execute(select(sim_refunds).where(sim_refunds.c.id == refund_id)).mappings().one()
+        refund = (
+            conn.execute(select(sim_refunds).where(sim_refunds.c.id == refund_id)).mappings().one()
+        )
         conn.execute(
             update(sim_refunds)
             .where(sim_refunds.c.id == refund_id)
-            .values(status=status, updated_at=now, refunded_at=now if status == "processed" else refund["refunded_at"])
+            .values(
+                status=status,
+                updated_at=now,
+                refunded_at=now if status == "processed" else refund["refunded_at"],
+            )
         )
-        txn = conn.execute(
-            select(sim_transactions).where(sim_transactions.c.id == refund["transaction_id"])
-        ).mappings().one()
+        txn = (
+            conn.execute(
+                select(sim_transactions).where(sim_transactions.c.id == refund["transaction_id"])
+            )
+            .mappings()
+            .one()
+        )
         left = int(txn["amount"]) - refunded_so_far(conn, int(txn["id"]))
         new_status = "reversed" if left <= 0 else "success"
         if txn["status"] in ("success", "reversed") and txn["status"] != new_status:
             conn.execute(
-                update(sim_transactions).where(sim_transactions.c.id == txn["id"]).values(status=new_status, updated_at=now)
+                update(sim_transactions)
+                .where(sim_transactions.c.id == txn["id"])
+                .values(status=new_status, updated_at=now)
             )

@@ -21,6 +21,7 @@ from proaudit_ops.money import to_subunits
 from proaudit_ops.sandbox import shapes
 from proaudit_ops.sandbox.state import (
     FIRST_TRANSACTION_ID,
+    RowLike,
     dumps,
     loads,
     next_id,
@@ -56,12 +57,18 @@ class BadParam(ValueError):
 
 def verify(ctx: SimContext, _request: Request, params: Mapping[str, str]) -> Response:
     with read_conn(ctx.engine) as conn:
-        row = conn.execute(
-            select(sim_transactions).where(sim_transactions.c.reference == params["reference"])
-        ).mappings().first()
+        row = (
+            conn.execute(
+                select(sim_transactions).where(sim_transactions.c.reference == params["reference"])
+            )
+            .mappings()
+            .first()
+        )
     if row is None:
         return json_response(404, {"status": False, "message": "Transaction reference not found"})
-    return json_response(200, shapes.ok("Verification successful", shapes.render_transaction(row, ctx.domain)))
+    return json_response(
+        200, shapes.ok("Verification successful", shapes.render_transaction(row, ctx.domain))
+    )
 
 
 def fetch(ctx: SimContext, _request: Request, params: Mapping[str, str]) -> Response:
@@ -69,17 +76,29 @@ def fetch(ctx: SimContext, _request: Request, params: Mapping[str, str]) -> Resp
     if not raw.isdigit():
         return json_response(400, shapes.validation_error("Transaction ID should be numeric."))
     with read_conn(ctx.engine) as conn:
-        row = conn.execute(select(sim_transactions).where(sim_transactions.c.id == int(raw))).mappings().first()
+        row = (
+            conn.execute(select(sim_transactions).where(sim_transactions.c.id == int(raw)))
+            .mappings()
+            .first()
+        )
     if row is None:
         return json_response(404, {"status": False, "message": "Transaction not found"})
-    return json_response(200, shapes.ok("Transaction retrieved", shapes.render_transaction(row, ctx.domain, "fetch")))
+    return json_response(
+        200, shapes.ok("Transaction retrieved", shapes.render_transaction(row, ctx.domain, "fetch"))
+    )
 
 
 def timeline(ctx: SimContext, _request: Request, params: Mapping[str, str]) -> Response:
     key = params["key"]
     column = sim_transactions.c.id if key.isdigit() else sim_transactions.c.reference
     with read_conn(ctx.engine) as conn:
-        row = conn.execute(select(sim_transactions).where(column == (int(key) if key.isdigit() else key))).mappings().first()
+        row = (
+            conn.execute(
+                select(sim_transactions).where(column == (int(key) if key.isdigit() else key))
+            )
+            .mappings()
+            .first()
+        )
     if row is None:
         return json_response(404, {"status": False, "message": "Transaction not found"})
     return json_response(200, shapes.ok("Timeline retrieved", loads(row["log"]) or {}))
@@ -140,9 +159,13 @@ def _list_filters(request: Request) -> list[ColumnElement[bool]]:
     return where
 
 
-def _encode_cursor(row: Mapping[str, Any]) -> str:
+def _encode_cursor(row: RowLike) -> str:
     created = row["created_at"]
-    micros = int(created.timestamp() * 1_000_000) if created.tzinfo else int(created.replace(tzinfo=UTC).timestamp() * 1_000_000)
+    micros = (
+        int(created.timestamp() * 1_000_000)
+        if created.tzinfo
+        else int(created.replace(tzinfo=UTC).timestamp() * 1_000_000)
+    )
     return base64.b64encode(f"{micros}:{int(row['id'])}".encode()).decode()
 
 
@@ -158,7 +181,11 @@ def list_transactions(ctx: SimContext, request: Request, _params: Mapping[str, s
     try:
         per_page = positive_int(request, "perPage", 50)
         where = _list_filters(request)
-        if (request.arg("use_cursor") or "").lower() == "true" or request.arg("next") or request.arg("previous"):
+        if (
+            (request.arg("use_cursor") or "").lower() == "true"
+            or request.arg("next")
+            or request.arg("previous")
+        ):
             return _list_cursor(ctx, request, where, per_page)
         page = positive_int(request, "page", 1)
     except BadParam as exc:
@@ -166,15 +193,21 @@ def list_transactions(ctx: SimContext, request: Request, _params: Mapping[str, s
     t = sim_transactions.c
     with read_conn(ctx.engine) as conn:
         total, volume = conn.execute(
-            select(func.count(), func.coalesce(func.sum(t.amount), 0)).select_from(sim_transactions).where(*where)
-        ).one()
-        rows = conn.execute(
-            select(sim_transactions)
+            select(func.count(), func.coalesce(func.sum(t.amount), 0))
+            .select_from(sim_transactions)
             .where(*where)
-            .order_by(t.created_at.desc(), t.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        ).mappings().all()
+        ).one()
+        rows = (
+            conn.execute(
+                select(sim_transactions)
+                .where(*where)
+                .order_by(t.created_at.desc(), t.id.desc())
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            )
+            .mappings()
+            .all()
+        )
     meta = {
         "total": int(total),
         "total_volume": int(volume),
@@ -187,7 +220,9 @@ def list_transactions(ctx: SimContext, request: Request, _params: Mapping[str, s
     return json_response(200, shapes.ok("Transactions retrieved", data, meta))
 
 
-def _list_cursor(ctx: SimContext, request: Request, where: list[ColumnElement[bool]], per_page: int) -> Response:
+def _list_cursor(
+    ctx: SimContext, request: Request, where: list[ColumnElement[bool]], per_page: int
+) -> Response:
     t = sim_transactions.c
     after, before = request.arg("next"), request.arg("previous")
     if after in ("null", ""):
@@ -205,7 +240,13 @@ def _list_cursor(ctx: SimContext, request: Request, where: list[ColumnElement[bo
         backwards = True
     order = (t.created_at.asc(), t.id.asc()) if backwards else (t.created_at.desc(), t.id.desc())
     with read_conn(ctx.engine) as conn:
-        rows = list(conn.execute(select(sim_transactions).where(*conditions).order_by(*order).limit(per_page + 1)).mappings().all())
+        rows = list(
+            conn.execute(
+                select(sim_transactions).where(*conditions).order_by(*order).limit(per_page + 1)
+            )
+            .mappings()
+            .all()
+        )
     more = len(rows) > per_page
     rows = rows[:per_page]
     if backwards:
@@ -251,14 +292,18 @@ def customer_for(conn: Connection, email: str) -> tuple[int, dict[str, Any]]:
 def _body(request: Request) -> dict[str, Any] | Response:
     body = parse_form_or_json(request)
     if body is None:
-        return json_response(400, shapes.validation_error("Invalid request body: send JSON or form-encoded data"))
+        return json_response(
+            400, shapes.validation_error("Invalid request body: send JSON or form-encoded data")
+        )
     return body
 
 
-def _amount(body: Mapping[str, Any]) -> int | Response:
+def _amount(body: RowLike) -> int | Response:
     raw = body.get("amount")
     if raw is None or raw == "":
-        return json_response(400, shapes.validation_error("Amount is required", code="missing_params"))
+        return json_response(
+            400, shapes.validation_error("Amount is required", code="missing_params")
+        )
     try:
         amount = to_subunits(raw)
     except ValueError:
@@ -268,10 +313,17 @@ def _amount(body: Mapping[str, Any]) -> int | Response:
     return amount
 
 
-def _common_checks(body: Mapping[str, Any]) -> tuple[str, int, str, str | None] | Response:
+def _common_checks(body: RowLike) -> tuple[str, int, str, str | None] | Response:
     email = str(body.get("email") or "").strip()
     if not email:
-        return json_response(400, shapes.validation_error("Email Address is required", code="missing_params", next_step="Provide all required params"))
+        return json_response(
+            400,
+            shapes.validation_error(
+                "Email Address is required",
+                code="missing_params",
+                next_step="Provide all required params",
+            ),
+        )
     amount = _amount(body)
     if isinstance(amount, Response):
         return amount
@@ -282,13 +334,23 @@ def _common_checks(body: Mapping[str, Any]) -> tuple[str, int, str, str | None] 
     if reference is not None and reference != "":
         reference = str(reference)
         if not REFERENCE_RE.match(reference):
-            return json_response(400, shapes.validation_error("Invalid reference. Only -, ., = and alphanumeric characters are allowed"))
+            return json_response(
+                400,
+                shapes.validation_error(
+                    "Invalid reference. Only -, ., = and alphanumeric characters are allowed"
+                ),
+            )
         return email, amount, currency, reference
     return email, amount, currency, None
 
 
 def _reference_taken(conn: Connection, reference: str) -> bool:
-    return conn.execute(select(sim_transactions.c.id).where(sim_transactions.c.reference == reference)).first() is not None
+    return (
+        conn.execute(
+            select(sim_transactions.c.id).where(sim_transactions.c.reference == reference)
+        ).first()
+        is not None
+    )
 
 
 def initialize(ctx: SimContext, request: Request, _params: Mapping[str, str]) -> Response:
@@ -352,19 +414,28 @@ def charge_authorization(ctx: SimContext, request: Request, _params: Mapping[str
     email, amount, currency, reference = checked
     code = str(body.get("authorization_code") or "").strip()
     if not code:
-        return json_response(400, shapes.validation_error("Authorization code is required", code="missing_params"))
+        return json_response(
+            400, shapes.validation_error("Authorization code is required", code="missing_params")
+        )
     reference = reference or uuid.uuid4().hex[:10]
     with write_conn(ctx.engine) as conn:
-        auth = conn.execute(
-            select(sim_authorizations).where(sim_authorizations.c.authorization_code == code)
-        ).mappings().first()
+        auth = (
+            conn.execute(
+                select(sim_authorizations).where(sim_authorizations.c.authorization_code == code)
+            )
+            .mappings()
+            .first()
+        )
         if auth is None:
             return json_response(400, shapes.validation_error("Invalid Authorization Code"))
         if str(auth["email"]).lower() != email.lower():
-            return json_response(400, shapes.validation_error(
-                "Email does not match Authorization code. Authorization may be inactive or belong "
-                "to a different email. Please confirm."
-            ))
+            return json_response(
+                400,
+                shapes.validation_error(
+                    "Email does not match Authorization code. Authorization may be inactive "
+                    "or belong to a different email. Please confirm."
+                ),
+            )
         authorization = loads(auth["authorization"])
         if not authorization.get("reusable", False):
             return json_response(400, shapes.validation_error("Authorization code is not reusable"))
@@ -397,4 +468,6 @@ def charge_authorization(ctx: SimContext, request: Request, _params: Mapping[str
             "updated_at": ctx.now,
         }
         conn.execute(sim_transactions.insert().values(**values))
-    return json_response(200, shapes.ok("Charge attempted", shapes.render_transaction(values, ctx.domain, "charge")))
+    return json_response(
+        200, shapes.ok("Charge attempted", shapes.render_transaction(values, ctx.domain, "charge"))
+    )

@@ -50,7 +50,11 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(r"^/transaction/timeline/(?P<key>[^/]+)/?$"), sim_transactions.timeline),
     ("GET", re.compile(r"^/transaction/?$"), sim_transactions.list_transactions),
     ("POST", re.compile(r"^/transaction/initialize/?$"), sim_transactions.initialize),
-    ("POST", re.compile(r"^/transaction/charge_authorization/?$"), sim_transactions.charge_authorization),
+    (
+        "POST",
+        re.compile(r"^/transaction/charge_authorization/?$"),
+        sim_transactions.charge_authorization,
+    ),
     ("GET", re.compile(r"^/transaction/(?P<id>[^/]+)/?$"), sim_transactions.fetch),
     ("GET", re.compile(r"^/refund/?$"), sim_refunds.list_refunds),
     ("POST", re.compile(r"^/refund/?$"), sim_refunds.create),
@@ -117,7 +121,9 @@ class Simulator:
             return send(self._fault_response(fault, request), start_response)
         response = self._route(request, domain)
         if fault is not None:  # DROP: the work is done and committed; the answer is lost
-            raise DroppedResponse(f"simulated dropped response after {request.method} {request.path}")
+            raise DroppedResponse(
+                f"simulated dropped response after {request.method} {request.path}"
+            )
         return send(response, start_response)
 
     def _decide(self, request: Request) -> Fault | None:
@@ -134,7 +140,9 @@ class Simulator:
     def _fault_response(self, fault: Fault, request: Request) -> Response:
         if fault.kind is FaultKind.RATE_LIMIT:
             return json_response(
-                fault.status or 429, shapes.RATE_LIMITED, headers=[("Retry-After", str(self.faults.retry_after_s))]
+                fault.status or 429,
+                shapes.RATE_LIMITED,
+                headers=[("Retry-After", str(self.faults.retry_after_s))],
             )
         if fault.kind is FaultKind.ERROR:
             return json_response(fault.status or 500, shapes.SERVER_ERROR)

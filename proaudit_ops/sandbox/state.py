@@ -8,13 +8,12 @@ not see them). JSON-ish sub-objects (customer, authorization, log, ...) are stor
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     Column,
     Connection,
     Engine,
@@ -31,12 +30,17 @@ from sqlalchemy import (
 
 from proaudit_ops.db.schema import UTCDateTime
 
+# A row as SQLAlchemy hands it back (RowMapping) or as we build it (dict).
+RowLike = Mapping[Any, Any]
+
 sim_metadata = MetaData()
 
 sim_transactions = Table(
     "sim_transactions",
     sim_metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     Column("reference", String(100), nullable=False, unique=True),
     Column("status", String(20), nullable=False),
     Column("amount", BigInteger, nullable=False),
@@ -75,7 +79,9 @@ sim_authorizations = Table(
 sim_refunds = Table(
     "sim_refunds",
     sim_metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     Column("transaction_id", BigInteger, nullable=False),
     Column("transaction_reference", String(100), nullable=False),
     Column("amount", BigInteger, nullable=False),

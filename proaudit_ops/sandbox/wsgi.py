@@ -34,7 +34,7 @@ _REASONS = {
 }
 
 
-class SimulatedTimeout(Exception):  # noqa: N818 - it is a signal, not an error of ours
+class SimulatedTimeout(Exception):
     """The server got the request and never answers in time."""
 
     def __init__(self, message: str, wait_s: float) -> None:
@@ -42,11 +42,11 @@ class SimulatedTimeout(Exception):  # noqa: N818 - it is a signal, not an error 
         self.wait_s = wait_s
 
 
-class DroppedResponse(Exception):  # noqa: N818
+class DroppedResponse(Exception):
     """The server did the work, then the connection died before the answer left."""
 
 
-class BodyTooLarge(Exception):  # noqa: N818
+class BodyTooLarge(Exception):
     pass
 
 
@@ -71,8 +71,12 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
-def json_response(status: int, payload: object, headers: list[tuple[str, str]] | None = None) -> Response:
-    return Response(status, json.dumps(payload, separators=(",", ":")).encode(), headers=headers or [])
+def json_response(
+    status: int, payload: object, headers: list[tuple[str, str]] | None = None
+) -> Response:
+    return Response(
+        status, json.dumps(payload, separators=(",", ":")).encode(), headers=headers or []
+    )
 
 
 def read_request(environ: WSGIEnviron, *, limit: int | None = None) -> Request:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+
 # The canary: it must never show up in an exception, a repr, a log line or a cassette.
 FAKE_KEY = "sk_test_LEAKCANARY0123456789abcdefXYZ"
 
@@ -27,14 +28,14 @@ class FakePaystack:
         self.requests.append(request)
         if not self.answers:
             raise AssertionError(f"unexpected request: {request.method} {request.url}")
-        answer = self.answers.pop(0)
+        answer: Any = self.answers.pop(0)
         if isinstance(answer, type) and issubclass(answer, httpx.TransportError):
             raise answer("scripted transport failure", request=request)
         if isinstance(answer, BaseException):
             raise answer
         if isinstance(answer, httpx.Response):
             return answer
-        result = answer(request)  # type: ignore[operator]
+        result = answer(request)
         assert isinstance(result, httpx.Response)
         return result
 
@@ -151,5 +152,3 @@ def refund(**overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return data
-
-

@@ -35,7 +35,8 @@ def test_verify_transaction_sends_key_and_user_agent_and_parses(make_client: Mak
     assert (tx.amount, tx.requested_amount, tx.currency, tx.fees) == (40333, 30050, "NGN", 10283)
     assert tx.paid_at == datetime(2024, 8, 22, 9, 15, 2, tzinfo=UTC)
     assert tx.created_at == datetime(2024, 8, 22, 9, 14, 24, tzinfo=UTC)
-    assert tx.customer is not None and tx.customer.email == "demo@test.com"
+    assert tx.customer is not None
+    assert tx.customer.email == "demo@test.com"
     assert tx.authorization is not None
     assert tx.authorization.card_type == "visa"
     assert tx.authorization.reusable is True
@@ -106,7 +107,9 @@ def test_list_transactions_page_offset_params(make_client: MakeClient) -> None:
 
 def test_list_transactions_page_cursor_params(make_client: MakeClient) -> None:
     fake = FakePaystack(
-        ok([transaction()], meta={"next": "dW5kZWZpbmVkOjQwOTcz", "previous": "null", "perPage": 1}),
+        ok(
+            [transaction()], meta={"next": "dW5kZWZpbmVkOjQwOTcz", "previous": "null", "perPage": 1}
+        ),
         ok([transaction(id=2, reference="ref2")], meta={"next": None, "perPage": 1}),
     )
     client = make_client(fake)
@@ -186,9 +189,7 @@ def test_create_full_refund_by_id_sends_no_amount(make_client: MakeClient) -> No
     fake = FakePaystack(
         ok({"id": 1, "status": "pending", "amount": 10000, "transaction": {"id": 77}})
     )
-    result = make_client(fake).create_refund(
-        transaction=77, currency="NGN", customer_note="sorry"
-    )
+    result = make_client(fake).create_refund(transaction=77, currency="NGN", customer_note="sorry")
     assert fake.json_body() == {"transaction": 77, "currency": "NGN", "customer_note": "sorry"}
     assert result.transaction_id == 77
     assert result.transaction_reference is None

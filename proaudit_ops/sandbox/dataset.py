@@ -1,0 +1,210 @@
+"""The sandbox's demo tenants, as data: twelve organizations and their payments.
+
+Deterministic: ids are UUIDv5 of fixed names, Paystack ids fixed integers, and every time is
+an offset from the `now` the seeder is given. seed.py turns this into rows for the billing
+tables and the simulator tables. `SEEDED_REFERENCES` says what each scenario demonstrates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+# A fake test-mode key: not a secret, it only signs the sandbox's own webhook events.
+SANDBOX_SECRET_KEY = "sk_test_proauditsandbox00000000000000000000"  # noqa: S105
+SANDBOX_PUBLIC_KEY = "pk_test_proauditsandbox00000000000000000000"
+
+# fmt: off
+SEEDED_REFERENCES: dict[str, str] = {
+    "PSK-STUCK-0001": "pending in the DB, success at Paystack (~2h ago); no webhook arrived",
+    "PSK-STUCK-0002": "pending in the DB, success at Paystack (~6h ago); "
+                      "its charge.success inbox event failed (3 attempts)",
+    "PSK-STUCK-0003": "pending in the DB, success at Paystack (~20h ago); "
+                      "inbox event failed (5 attempts); tenant cancelled",
+    "PSK-OK-0001": "success in the DB and at Paystack, amount and currency agree (5 days ago)",
+    "PSK-FAILED-0001": "failed in both (Insufficient Funds); dunning active 1/4; "
+                       "the saved card keeps failing",
+    "PSK-FAILED-0002": "failed in both (Declined); dunning active 2/4, retry due now; "
+                       "the saved card now succeeds",
+    "PSK-ABANDONED-0001": "pending in the DB, abandoned at Paystack (checkout ~3h ago, unpaid)",
+    "PSK-PENDING-0001": "pending in both: the customer is still paying (created 5 minutes ago)",
+    "PSK-AMOUNT-0001": "success in both, but the DB expects 450,000,000 kobo "
+                       "and Paystack took 45,000,000",
+    "PSK-CURRENCY-0001": "success in both, same amount, but the DB says USD, Paystack NGN",
+    "PSK-GHOST-0001": "pending in the DB (~1h ago), unknown to Paystack",
+    "PSK-ORPHAN-0001": "success at Paystack (~26h ago), not in the DB at all; "
+                       "its inbox event failed (unknown reference)",
+    "PSK-MISSED-0001": "success at Paystack ~3 days ago, pending in the DB, no inbox event "
+                       "(found by a 30d webhook gap scan)",
+    "PSK-REFUND-0001": "success in both, paid 3 days ago, refundable (15,000,000 kobo)",
+    "PSK-REFUNDED-0001": "refunded in the DB (refund_reference set), "
+                         "reversed at Paystack with a processed refund",
+}
+# fmt: on
+
+MONTHLY_PRICE = {"core": 5_000_000, "professional": 15_000_000, "enterprise": 45_000_000}
+PRO, CORE = MONTHLY_PRICE["professional"], MONTHLY_PRICE["core"]
+FIRST_SEEDED_TRANSACTION_ID = 4_099_260_401
+SEEDED_REFUND_ID = 3_018_280
+_NS = uuid.UUID("6f1c3b2a-9d4e-4c1b-8a57-3e2f1d0c9b8a")
+
+
+def stable_id(kind: str, key: str) -> str:
+    return str(uuid.uuid5(_NS, f"{kind}/{key}"))
+
+
+def stable_hex(key: str, size: int) -> str:
+    return hashlib.sha1(key.encode()).hexdigest()[:size]  # noqa: S324 - deterministic ids only
+
+
+@dataclass(frozen=True)
+class Org:
+    slug: str
+    name: str
+    email: str
+    first_name: str
+    last_name: str
+    tier: str
+    billing_cycle: str
+    n: int
+    state: str  # active | past_due (period over, still is_active) | trial | cancelled
+    card: tuple[str, str, str, str, str] | None  # bin, last4, brand, bank, exp_year
+    card_failure: str | None = None  # what charging the saved card answers (None = success)
+
+    @property
+    def id(self) -> str:
+        return stable_id("org", self.slug)
+
+    @property
+    def phone(self) -> str:
+        return f"+23480312345{self.n:02d}"
+
+    @property
+    def customer_id(self) -> int:
+        return 181_873_746 + self.n
+
+    @property
+    def customer_code(self) -> str:
+        return "CUS_" + stable_hex("customer/" + self.slug, 15)
+
+    @property
+    def authorization_code(self) -> str:
+        return "AUTH_" + stable_hex("auth/" + self.slug, 10)
+
+
+# fmt: off
+ORGS: tuple[Org, ...] = (
+    Org("adaeze", "Adaeze Foods Ltd", "finance@adaezefoods.ng", "Adaeze", "Okonkwo",
+        "professional", "monthly", 1, "active", ("408408", "4081", "visa", "TEST BANK", "2030")),
+    Org("bluewave", "Bluewave Logistics", "accounts@bluewave.com.ng", "Emeka", "Eze",
+        "professional", "monthly", 2, "past_due",
+        ("539983", "8381", "mastercard", "Access Bank", "2029")),
+    Org("kora", "Kora Health Clinics", "billing@korahealth.ng", "Funmi", "Adebayo",
+        "professional", "monthly", 3, "trial", ("506099", "1029", "verve", "Zenith Bank", "2028")),
+    Org("lagosprint", "Lagos Print House", "admin@lagosprint.ng", "Bisi", "Lawal",
+        "core", "monthly", 4, "past_due", ("408408", "5521", "visa", "GTBank", "2031")),
+    Org("nnamdi", "Nnamdi & Sons Hardware", "pay@nnamdisons.ng", "Nnamdi", "Okeke",
+        "core", "monthly", 5, "past_due",
+        ("539923", "0407", "mastercard", "First Bank", "2027"), "Insufficient Funds"),
+    Org("sahel", "Sahel Agro Cooperative", "finance@sahelagro.ng", "Aisha", "Bello",
+        "professional", "monthly", 6, "past_due", ("408408", "7730", "visa", "UBA", "2029")),
+    Org("tunde", "Tunde Okafor Consulting", "hello@tundeokafor.com", "Tunde", "Okafor",
+        "professional", "monthly", 7, "trial", None),
+    Org("zenith", "Zenith Schools Group", "bursar@zenithschools.edu.ng", "Ngozi", "Umeh",
+        "enterprise", "annual", 8, "active",
+        ("539983", "2214", "mastercard", "Stanbic IBTC", "2030")),
+    Org("ifeoma", "Ifeoma Studio", "studio@ifeoma.design", "Ifeoma", "Nwosu",
+        "professional", "monthly", 9, "active", ("408408", "3317", "visa", "Kuda Bank", "2028")),
+    Org("delta", "Delta Freight Partners", "ops@deltafreight.ng", "Efe", "Oghene",
+        "core", "monthly", 10, "cancelled", ("506099", "6620", "verve", "Fidelity Bank", "2027")),
+    Org("harmattan", "Harmattan Media", "billing@harmattan.media", "Kunle", "Adeyemi",
+        "professional", "monthly", 11, "active", ("408408", "9154", "visa", "Wema Bank", "2031")),
+    Org("obi", "Obi Motors", "accounts@obimotors.ng", "Chidi", "Obi",
+        "core", "monthly", 12, "cancelled",
+        ("539923", "4470", "mastercard", "Polaris Bank", "2028")),
+)
+# fmt: on
+ORG_BY_SLUG = {org.slug: org for org in ORGS}
+ORG_IDS: dict[str, str] = {org.slug: org.id for org in ORGS}
+TENANT_STATES: dict[str, str] = {org.slug: org.state for org in ORGS}
+CANCELLATION_REASONS = {
+    "delta": "Customer requested refund",
+    "obi": "Payment failed after 4 dunning attempts",
+}
+
+
+@dataclass(frozen=True)
+class Pay:
+    """One payment; `db` / `ps` is its status in the DB / at Paystack (None = absent there)."""
+
+    ref: str
+    org: str
+    amount: int
+    db: str | None
+    ps: str | None
+    age: timedelta  # created this long before `now`
+    currency: str = "NGN"
+    ps_amount: int | None = None
+    ps_currency: str | None = None
+    entry: str = "charge_authorization"  # or transaction_initialize (checkout)
+    channel: str = "card"
+    failure: str | None = None
+    inbox: tuple[str, int, str | None] | None = None  # charge.success: (status, attempts, error)
+
+
+def _d(days: float = 0, hours: float = 0, minutes: float = 0) -> timedelta:
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+OK_EVENT = ("processed", 1, None)
+CHECKOUT = "transaction_initialize"
+# fmt: off
+PAYMENTS: tuple[Pay, ...] = (
+    Pay("PSK-HIST-0011", "obi", CORE, "success", "success", _d(75), inbox=OK_EVENT),
+    Pay("PSK-HIST-0012", "obi", CORE, "failed", "failed", _d(44), failure="Insufficient Funds"),
+    Pay("PSK-HIST-0010", "delta", PRO, "success", "success", _d(42), inbox=OK_EVENT),
+    Pay("PSK-HIST-0006", "sahel", PRO, "success", "success", _d(40), inbox=OK_EVENT),
+    Pay("PSK-HIST-0001", "adaeze", PRO, "failed", "failed", _d(37), failure="Insufficient Funds"),
+    Pay("PSK-HIST-0005", "nnamdi", CORE, "success", "success", _d(36), inbox=OK_EVENT),
+    Pay("PSK-HIST-0002", "adaeze", PRO, "success", "success", _d(35), inbox=OK_EVENT),
+    Pay("PSK-HIST-0004", "lagosprint", CORE, "success", "success", _d(34), inbox=OK_EVENT),
+    Pay("PSK-HIST-0009", "ifeoma", PRO, "success", "success", _d(33), inbox=OK_EVENT),
+    Pay("PSK-HIST-0003", "bluewave", PRO, "success", "success", _d(32), inbox=OK_EVENT),
+    Pay("PSK-REFUNDED-0001", "delta", PRO, "refunded", "reversed", _d(12), inbox=OK_EVENT),
+    Pay("PSK-HIST-0007", "sahel", PRO, "failed", "failed", _d(9), failure="Insufficient Funds"),
+    Pay("PSK-HIST-0008", "tunde", PRO, "abandoned", "abandoned", _d(8), entry=CHECKOUT),
+    Pay("PSK-FAILED-0002", "sahel", PRO, "failed", "failed", _d(6), failure="Declined"),
+    Pay("PSK-OK-0001", "adaeze", PRO, "success", "success", _d(5), inbox=OK_EVENT),
+    Pay("PSK-FAILED-0001", "nnamdi", CORE, "failed", "failed", _d(4), failure="Insufficient Funds"),
+    Pay("PSK-MISSED-0001", "lagosprint", CORE, "pending", "success", _d(3, hours=2)),
+    Pay("PSK-REFUND-0001", "ifeoma", PRO, "success", "success", _d(3), inbox=OK_EVENT),
+    Pay("PSK-AMOUNT-0001", "zenith", 450_000_000, "success", "success", _d(2),
+        ps_amount=45_000_000, entry=CHECKOUT, inbox=OK_EVENT),
+    Pay("PSK-ORPHAN-0001", "harmattan", PRO, None, "success", _d(hours=26), entry=CHECKOUT,
+        channel="bank_transfer",
+        inbox=("failed", 2, "no payment_transactions row for reference PSK-ORPHAN-0001")),
+    Pay("PSK-CURRENCY-0001", "harmattan", 10_000, "success", "success", _d(1), currency="USD",
+        ps_currency="NGN", entry=CHECKOUT, inbox=OK_EVENT),
+    Pay("PSK-STUCK-0003", "obi", CORE, "pending", "success", _d(hours=20), entry=CHECKOUT,
+        inbox=("failed", 5, "HTTP 500: KeyError: 'plan_code' in process_successful_payment")),
+    Pay("PSK-STUCK-0002", "kora", PRO, "pending", "success", _d(hours=6), entry=CHECKOUT,
+        inbox=("failed", 3, "OperationalError: QueuePool limit of size 5 overflow 10 reached, "
+                            "connection timed out, timeout 30.00")),
+    Pay("PSK-ABANDONED-0001", "tunde", PRO, "pending", "abandoned", _d(hours=3), entry=CHECKOUT),
+    Pay("PSK-STUCK-0001", "bluewave", PRO, "pending", "success", _d(hours=2), entry=CHECKOUT),
+    Pay("PSK-GHOST-0001", "bluewave", PRO, "pending", None, _d(hours=1), entry=CHECKOUT),
+    Pay("PSK-PENDING-0001", "tunde", PRO, "pending", "pending", _d(minutes=5), entry=CHECKOUT,
+        channel="bank_transfer"),
+)
+
+# Dunning: org, payment, status, attempts so far, next retry (offset from now), last reason.
+DUNNING: tuple[tuple[str, str, str, int, timedelta | None, str], ...] = (
+    ("nnamdi", "PSK-FAILED-0001", "active", 1, _d(1), "Insufficient Funds"),
+    ("sahel", "PSK-FAILED-0002", "active", 2, -_d(hours=1), "Declined"),
+    ("obi", "PSK-HIST-0012", "exhausted", 4, None, "Insufficient Funds"),
+    ("adaeze", "PSK-HIST-0001", "recovered", 1, None, "Insufficient Funds"),
+)
+# fmt: on
+PAY_BY_REF = {p.ref: p for p in PAYMENTS}
