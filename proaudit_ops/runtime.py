@@ -175,7 +175,12 @@ class Runtime:
                 command=redact_argv(["proaudit", *self.argv[1:]], self.settings.secret_values()),
                 incident=self.incident,
             )
-            self._audit = AuditLog(context, self.settings.audit_fallback_path())
+            self._audit = AuditLog(
+                context,
+                self.settings.audit_fallback_path(),
+                lock_timeout_ms=self.settings.proaudit_lock_timeout_ms,
+                statement_timeout_ms=self.settings.proaudit_statement_timeout_ms,
+            )
         return self._audit
 
     def guard(self) -> ChangeGuard:

@@ -11,7 +11,7 @@ import sys
 import typer
 
 from proaudit_ops import __version__
-from proaudit_ops.cli import config_cmd, payments
+from proaudit_ops.cli import audit, config_cmd, payments, webhooks
 from proaudit_ops.cli.runner import GlobalOptions
 
 app = typer.Typer(
@@ -25,7 +25,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(payments.app, name="payments")
+app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(audit.app, name="audit")
 app.add_typer(config_cmd.app, name="config")
+app.command("apply")(audit.apply_command)
 
 
 def _version(value: bool) -> None:

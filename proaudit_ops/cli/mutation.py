@@ -43,7 +43,7 @@ def render_guard_result(result: GuardResult | None, *, show_sql: bool, sql: list
     out = render.console()
     if result is None:
         return
-    if result.plan is not None and result.outcome in ("planned", "applied") and not getattr(result, "_shown", False):
+    if result.plan is not None and result.outcome in ("planned", "applied") and not result.prompted:
         render_plan(result.plan)
     if show_sql and sql:
         for statement in sql:

@@ -400,6 +400,7 @@ def test_two_operators_applying_the_same_fix_at_once_apply_it_once(
 ) -> None:
     refs = seed(pg_engine, 2)
     both_planned = threading.Barrier(2, timeout=10)
+    first_planned = threading.Event()
     results: list[str] = []
     errors: list[BaseException] = []
 
@@ -407,23 +408,26 @@ def test_two_operators_applying_the_same_fix_at_once_apply_it_once(
         guard = ChangeGuard(pg_engine, audit_log, lock_timeout_ms=500, statement_timeout_ms=5000)
 
         def confirm(_plan: Plan) -> bool:
-            both_planned.wait()
+            first_planned.set()  # the planning transaction is over: its locks are gone
+            both_planned.wait()  # both operators looked at the same plan; now both say yes
             return True
 
         try:
             results.append(
                 guard.execute(builder(guard, refs), ApplyOptions(interactive=True), confirm).outcome
             )
-        except Refused as exc:
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=operator) for _ in range(2)]
-    for thread in threads:
-        thread.start()
+    threads[0].start()
+    assert first_planned.wait(10)
+    threads[1].start()
     for thread in threads:
         thread.join(timeout=30)
     assert results == ["applied"]
     assert len(errors) == 1
+    assert isinstance(errors[0], Refused)
     assert "stale plan" in str(errors[0]) or "locked by another session" in str(errors[0])
     assert {row["status"] for row in payments(pg_engine, refs).values()} == {"success"}
     assert sorted(outcomes(records(pg_engine))) == ["applied", "refused"]

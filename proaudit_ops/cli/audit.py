@@ -1,0 +1,240 @@
+"""`proaudit audit log|show|verify|ship`, and `proaudit apply FILE` (a saved plan)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from proaudit_ops.cli.mutation import DryRun, Live, ShowSql, Yes, apply_options, render_guard_result
+from proaudit_ops.cli.options import parse_window
+from proaudit_ops.cli.runner import run, run_plain
+
+app = typer.Typer(
+    help="The hash-chained audit log: list, show, verify, ship the fallback file.",
+    no_args_is_help=True,
+)
+
+
+@app.command("log")
+def log(
+    ctx: typer.Context,
+    since: Annotated[
+        str, typer.Option("--since", help="Records from this window (e.g. 24h, 7d).")
+    ] = "24h",
+    incident: Annotated[
+        str | None, typer.Option("--incident", help="Only this incident id.")
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="Operator or OS user (substring).")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Only this target (e.g. a reference).")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=10_000, help="At most this many (newest).")
+    ] = 50,
+) -> None:
+    """List audit records, oldest first (read-only)."""
+    from proaudit_ops.audit.ops import list_records
+
+    window = parse_window(since, "--since")
+    run(
+        ctx,
+        lambda rt: list_records(
+            rt.engine(), since=window, incident=incident, actor=actor, target=target, limit=limit
+        ),
+        _render_log,
+    )
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    seq: Annotated[int, typer.Argument(help="The record's sequence number.", min=1)],
+) -> None:
+    """One audit record in full: before, after, external ids, its hashes."""
+    from proaudit_ops.audit.ops import show_record
+
+    run(ctx, lambda rt: show_record(rt.engine(), seq), _render_show)
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", metavar="PATH", help="Verify only this fallback JSONL file (offline)."
+        ),
+    ] = None,
+) -> None:
+    """Walk the hash chain and name the first broken record (exit 1 on a break)."""
+    from proaudit_ops.audit.ops import verify_log
+
+    if file is not None:
+
+        def offline():  # type: ignore[no-untyped-def]
+            report = verify_log(None, file)
+            return report, int(report.exit_code)
+
+        run_plain(ctx, offline, _render_verify)
+        return
+    run(
+        ctx,
+        lambda rt: verify_log(rt.engine(), rt.settings.audit_fallback_path()),
+        _render_verify,
+        exit_code=lambda r: r.exit_code,
+    )
+
+
+@app.command("ship")
+def ship(ctx: typer.Context) -> None:
+    """Move the fallback file's records (written while the database was down) into the table."""
+    run(ctx, lambda rt: rt.audit_log().ship(rt.engine()), _render_ship)
+
+
+def apply_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="A plan saved with --plan-out.", metavar="FILE")],
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    live: Live = False,
+    show_sql: ShowSql = False,
+) -> None:
+    """Apply a saved plan exactly as reviewed; refused if edited, or if any of its rows changed."""
+    from proaudit_ops.cli.confirm import confirm
+    from proaudit_ops.db.guard import apply_plan_file
+
+    def call(rt):  # type: ignore[no-untyped-def]
+        options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None)
+        return apply_plan_file(rt.guard(), file, options, confirm, show_sql=show_sql)
+
+    run(ctx, call, lambda r: _render_apply(r, show_sql), exit_code=lambda r: r.exit_code)
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def _render_log(result: object) -> None:
+    from rich.table import Table
+
+    from proaudit_ops.audit.ops import AuditListing
+    from proaudit_ops.cli import render
+
+    assert isinstance(result, AuditListing)
+    out = render.console()
+    if not result.records:
+        out.print(f"no audit records since {render.when(result.since)}", markup=False)
+        return
+    table = Table(title=f"audit records since {render.when(result.since)}", title_justify="left")
+    for column in ("seq", "time", "actor", "incident", "action", "target", "outcome"):
+        table.add_column(column, overflow="fold")
+    for r in result.records:
+        style = _OUTCOME_STYLE.get(r.outcome, "")
+        table.add_row(
+            str(r.seq),
+            render.when(r.ts),
+            r.actor,
+            render.text(r.incident),
+            r.action,
+            render.text(r.target),
+            f"[{style}]{r.outcome}[/]" if style else r.outcome,
+        )
+    out.print(table)
+    if len(result.records) == result.limit:
+        out.print(f"(the newest {result.limit}; raise --limit for more)", markup=False)
+
+
+_OUTCOME_STYLE = {
+    "applied": "green",
+    "planned": "cyan",
+    "refused": "yellow",
+    "aborted": "yellow",
+    "failed": "bold red",
+}
+
+
+def _render_show(result: object) -> None:
+    import json
+
+    from rich.table import Table
+
+    from proaudit_ops.audit.records import AuditRecord
+    from proaudit_ops.cli import render
+
+    assert isinstance(result, AuditRecord)
+    table = Table(title=f"audit record {result.seq}", title_justify="left", show_header=False)
+    table.add_column("field")
+    table.add_column("value", overflow="fold")
+    for name, value in (
+        ("time", render.when(result.ts)),
+        ("actor", result.actor),
+        ("host", result.host),
+        ("command", result.command),
+        ("incident", render.text(result.incident)),
+        ("action", result.action),
+        ("target", render.text(result.target)),
+        ("outcome", result.outcome),
+    ):
+        table.add_row(name, value)
+    for name, data in (
+        ("before", result.before),
+        ("after", result.after),
+        ("external ids", result.external_ids),
+    ):
+        table.add_row(name, "—" if data is None else json.dumps(data, indent=2, ensure_ascii=False))
+    table.add_row("prev_hash", result.prev_hash)
+    table.add_row("hash", result.hash)
+    render.console().print(table, markup=False)
+
+
+def _render_verify(result: object) -> None:
+    from proaudit_ops.audit.ops import ChainReport
+    from proaudit_ops.cli import render
+
+    assert isinstance(result, ChainReport)
+    out = render.console()
+    for name, check in (
+        ("table ops_audit_log", result.table),
+        (f"fallback file {result.file_path}", result.file),
+    ):
+        if check is None:
+            continue
+        if check.ok:
+            head = (
+                f", head {check.head_hash[:12]}… at seq {check.last_seq}" if check.head_hash else ""
+            )
+            out.print(f"[green]ok[/]: {name}: {check.checked} record(s) verified{head}")
+        else:
+            out.print(
+                f"[bold red]BROKEN[/]: {name}: first bad record seq {check.first_bad_seq} "
+                f"({check.problem}): {check.detail}; {check.checked} record(s) before it verified"
+            )
+    if result.file is not None and result.file.ok:
+        out.print("the fallback file holds records not yet in the table: run `proaudit audit ship`")
+
+
+def _render_ship(result: object) -> None:
+    from proaudit_ops.audit.log import ShipResult
+    from proaudit_ops.cli import render
+
+    assert isinstance(result, ShipResult)
+    out = render.console()
+    if result.source is None:
+        out.print("nothing to ship: no fallback file")
+        return
+    seqs = f" as seq {result.first_seq}..{result.last_seq}" if result.shipped else ""
+    skipped = f", {result.skipped} already shipped" if result.skipped else ""
+    out.print(
+        f"shipped {result.shipped} record(s){seqs}{skipped}; the file is now {result.renamed_to}",
+        markup=False,
+    )
+
+
+def _render_apply(result: object, show_sql: bool) -> None:
+    from proaudit_ops.db.guard import SavedPlanResult
+
+    assert isinstance(result, SavedPlanResult)
+    render_guard_result(result.guard, show_sql=show_sql, sql=result.sql)

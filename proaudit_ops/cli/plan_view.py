@@ -1,0 +1,81 @@
+"""A Plan as the operator reviews it: per row, the changed columns before -> after.
+
+Money columns (`*_kobo`) show both forms, `15000000 kobo = ₦150,000.00`, in the row's currency.
+rich is imported inside the functions (`proaudit --help` must stay light).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from proaudit_ops.db.plan import Plan, RowChange
+
+
+def cell(column: str, value: Any, currency: str | None) -> str:
+    """One value as the diff shows it."""
+    from proaudit_ops.money import describe_amount
+
+    if value is None:
+        return "NULL"
+    if column.endswith("_kobo") and isinstance(value, int) and not isinstance(value, bool):
+        return describe_amount(value, currency or "NGN")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def row_currency(change: RowChange) -> str | None:
+    for source in (change.new_values, change.before):
+        value = source.get("currency")
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def guard_text(change: RowChange) -> str:
+    parts = [
+        f"{name} = {cell(name, value, row_currency(change))}"
+        for name, value in change.guards.items()
+    ]
+    return " and ".join(parts) or "—"
+
+
+def plan_table(plan: Plan) -> Table:
+    from rich.table import Table
+
+    rows = plan.expected_rows
+    tables = ", ".join(sorted({c.table for c in plan.changes})) or "—"
+    table = Table(
+        title=f"plan {plan.action}: {rows} row(s) in {tables}",
+        title_justify="left",
+        caption=f"plan {plan.plan_hash[:12]} · {plan.reason}",
+        caption_justify="left",
+    )
+    for column in ("row", "column", "before", "after", "only if still"):
+        table.add_column(column, overflow="fold")
+    for change in plan.changes:
+        currency = row_currency(change)
+        first = True
+        for name, new in change.new_values.items():
+            old = change.before.get(name)
+            table.add_row(
+                f"{change.table} {change.label}" if first else "",
+                name,
+                cell(name, old, currency),
+                cell(name, new, currency) + ("" if old != new else " (unchanged)"),
+                guard_text(change) if first else "",
+            )
+            first = False
+        table.add_section()
+    return table
+
+
+def render_plan(plan: Plan, console: Console | None = None) -> None:
+    from proaudit_ops.cli import render
+
+    out = console or render.console()
+    out.print(plan_table(plan))
