@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import getpass
 import socket
+from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from proaudit_ops.config import Settings
 from proaudit_ops.errors import ConfigError
@@ -23,6 +24,17 @@ if TYPE_CHECKING:
     from proaudit_ops.audit import AuditLog
     from proaudit_ops.db.guard import ChangeGuard
     from proaudit_ops.paystack import PaystackClient
+
+
+F = TypeVar("F")
+
+
+def _faults(from_env: Callable[[], F]) -> F:
+    """Simulator fault settings from PROAUDIT_SIM_* / PROAUDIT_APP_*; a bad value is a usage error."""
+    try:
+        return from_env()
+    except ValueError as exc:
+        raise ConfigError(f"bad fault injection setting: {exc}") from None
 
 
 class Runtime:
@@ -71,7 +83,7 @@ class Runtime:
     def sandbox_engine(self) -> Engine:
         """The sandbox file (created and seeded on first use): billing tables and simulator state."""
         if self._sim_engine is None:
-            from proaudit_ops.sandbox import ensure_sandbox
+            from proaudit_ops.sandbox.home import ensure_sandbox
 
             self._sim_engine = ensure_sandbox(self.settings.sandbox_db_path())
         return self._sim_engine
@@ -83,10 +95,12 @@ class Runtime:
 
             s = self.settings
             if s.uses_simulator:
-                from proaudit_ops.sandbox import SANDBOX_SECRET_KEY, FaultConfig, simulator_transport
+                from proaudit_ops.sandbox.dataset import SANDBOX_SECRET_KEY
+                from proaudit_ops.sandbox.faults import FaultConfig
+                from proaudit_ops.sandbox.transport import simulator_transport
 
                 key = s.secret_key_value() or SANDBOX_SECRET_KEY
-                transport = simulator_transport(self.sandbox_engine(), FaultConfig.from_env())
+                transport = simulator_transport(self.sandbox_engine(), _faults(FaultConfig.from_env))
                 self._paystack = PaystackClient(
                     key,
                     base_url=s.paystack_base_url,
@@ -115,7 +129,7 @@ class Runtime:
         if key:
             return key
         if self.settings.uses_simulator:
-            from proaudit_ops.sandbox import SANDBOX_SECRET_KEY
+            from proaudit_ops.sandbox.dataset import SANDBOX_SECRET_KEY
 
             return SANDBOX_SECRET_KEY
         raise ConfigError("PAYSTACK_SECRET_KEY is not set", hint="export PAYSTACK_SECRET_KEY")
@@ -152,9 +166,12 @@ class Runtime:
 
         transport: httpx.BaseTransport | None = None
         if in_process:
-            from proaudit_ops.sandbox import app_transport
+            from proaudit_ops.sandbox.faults import AppFaultConfig
+            from proaudit_ops.sandbox.transport import app_transport
 
-            transport = app_transport(self.engine(), self.secret_key())
+            transport = app_transport(
+                self.engine(), self.secret_key(), _faults(AppFaultConfig.from_env), script_engine=self.sandbox_engine()
+            )
         client = httpx.Client(timeout=self.settings.proaudit_app_timeout_seconds, transport=transport)
         self._app_clients.append(client)
         return client

@@ -132,6 +132,15 @@ def reset_sandbox(db_path: Path) -> SandboxSummary:
         engine.dispose()
 
 
+def sandbox_status(db_path: Path) -> SandboxSummary:
+    """What is in the sandbox now (creating it if needed): `proaudit sandbox status`."""
+    engine = ensure_sandbox(db_path)
+    try:
+        return sandbox_summary(engine, Path(db_path).expanduser())
+    finally:
+        engine.dispose()
+
+
 def _counts(conn: Connection, column: object) -> dict[str, int]:
     rows = conn.execute(select(column, func.count()).group_by(column).order_by(column)).all()  # type: ignore[call-overload]
     return {str(key): int(count) for key, count in rows}

@@ -12,12 +12,14 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import IO, Any, cast
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
+from proaudit_ops.errors import UsageError
 from proaudit_ops.sandbox.billing_app import BillingApp
 from proaudit_ops.sandbox.dataset import SANDBOX_SECRET_KEY
 from proaudit_ops.sandbox.faults import AppFaultConfig, FaultConfig
@@ -149,6 +151,67 @@ def _build(
     return server, stop_event, engine.dispose
 
 
+@dataclass(frozen=True)
+class ServeResult:
+    url: str
+    db_path: Path
+    faults: FaultConfig
+    app_faults: AppFaultConfig
+
+
+def fault_configs(
+    sim_overrides: Mapping[str, Any],
+    app_overrides: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+) -> tuple[FaultConfig, AppFaultConfig]:
+    """PROAUDIT_SIM_* / PROAUDIT_APP_* from the environment, then the flags given (not None)."""
+    try:
+        sim = replace(
+            FaultConfig.from_env(environ),
+            **{k: v for k, v in sim_overrides.items() if v is not None},
+        )
+        app = replace(
+            AppFaultConfig.from_env(environ),
+            **{k: v for k, v in app_overrides.items() if v is not None},
+        )
+    except ValueError as exc:
+        raise UsageError(f"bad fault setting: {exc}") from None
+    return sim, app
+
+
+def serve_sandbox(
+    db_path: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    sim_overrides: Mapping[str, Any] | None = None,
+    app_overrides: Mapping[str, Any] | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> ServeResult:
+    """`proaudit sandbox serve`: serve until Ctrl-C, then say what was served."""
+    faults, app_faults = fault_configs(sim_overrides or {}, app_overrides or {})
+    urls: list[str] = []
+
+    def ready(url: str) -> None:
+        urls.append(url)
+        if on_ready is not None:
+            on_ready(url)
+
+    try:
+        serve(host, port, db_path, faults, app_faults, on_ready=ready)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="use --host 127.0.0.1") from None
+    except OSError as exc:
+        raise UsageError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", hint="pick another --port"
+        ) from None
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a server stops: a clean shutdown already happened
+    return ServeResult(
+        urls[0] if urls else f"http://127.0.0.1:{port}", Path(db_path), faults, app_faults
+    )
+
+
 def serve(
     host: str,
     port: int,
@@ -159,7 +222,9 @@ def serve(
     secret_key: str = SANDBOX_SECRET_KEY,
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve until interrupted (KeyboardInterrupt propagates after a clean shutdown)."""
+    """Serve until interrupted (KeyboardInterrupt propagates after a clean shutdown).
+
+    Raises ValueError for a non-loopback host, OSError when the port cannot be bound."""
     server, stop_event, dispose = _build(host, port, db_path, faults, app_faults, secret_key)
     url = f"http://127.0.0.1:{server.server_address[1]}"
     try:

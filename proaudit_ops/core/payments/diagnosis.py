@@ -89,7 +89,7 @@ def diagnose(reference: str, db: TxView, ps: TxView) -> Finding:
     if db.status == "pending" and ps.status == "success":
         return Finding(
             Diagnosis.STUCK,
-            "Stuck: Paystack says success but the database still says pending (the webhook was missed).",
+            "Paystack says success but the database still says pending (the webhook was missed).",
             f"proaudit payments verify {reference} --fix",
         )
     if db.status == "pending" and ps.status in NOT_PAID_AT_PAYSTACK:
@@ -102,10 +102,10 @@ def diagnose(reference: str, db: TxView, ps: TxView) -> Finding:
         if db.status == "pending":
             return Finding(
                 Diagnosis.IN_PROGRESS,
-                f"Consistent: pending here, {ps.status} at Paystack; the customer has not finished paying.",
+                f"Pending here, {ps.status} at Paystack; the customer has not finished paying.",
                 None,
             )
-        return Finding(Diagnosis.CONSISTENT, f"Consistent: {db.status} on both sides.", None)
+        return Finding(Diagnosis.CONSISTENT, f"{db.status.capitalize()} on both sides.", None)
     return Finding(
         Diagnosis.STATUS_MISMATCH,
         f"Status differs: the database says {db.status}, Paystack says {ps.status}.",

@@ -1,0 +1,152 @@
+"""`proaudit sandbox ...`: status, reset, serve (demo data and a simulated Paystack)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from proaudit_ops.cli.runner import run, stderr
+
+app = typer.Typer(
+    help="The embedded sandbox: seeded demo tenants and a simulated Paystack (no real money).",
+    no_args_is_help=True,
+)
+
+Rate = Annotated[float | None, typer.Option(min=0.0, max=1.0)]
+
+
+@app.command("status")
+def status(ctx: typer.Context) -> None:
+    """What the sandbox holds (created on first use) and the seeded references to practise on."""
+    from proaudit_ops.sandbox.home import sandbox_status
+
+    run(ctx, lambda rt: sandbox_status(rt.settings.sandbox_db_path()), _render_summary)
+
+
+@app.command("reset")
+def reset(ctx: typer.Context) -> None:
+    """Delete the sandbox and seed it again (timestamps relative to now)."""
+    from proaudit_ops.sandbox.home import reset_sandbox
+
+    run(ctx, lambda rt: reset_sandbox(rt.settings.sandbox_db_path()), _render_summary)
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0 = any free).")
+    ] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Loopback only.")] = "127.0.0.1",
+    latency_ms: Annotated[
+        int | None, typer.Option("--latency-ms", min=0, help="Delay per Paystack request.")
+    ] = None,
+    error_rate: Annotated[
+        Rate, typer.Option("--error-rate", help="Share of requests answered 500.")
+    ] = None,
+    rate_limit_rate: Annotated[
+        Rate, typer.Option("--rate-limit-rate", help="Share answered 429.")
+    ] = None,
+    retry_after: Annotated[
+        int | None, typer.Option("--retry-after", min=0, help="Retry-After seconds on 429.")
+    ] = None,
+    timeout_rate: Annotated[
+        Rate, typer.Option("--timeout-rate", help="Share never answered in time.")
+    ] = None,
+    timeout_s: Annotated[
+        float | None, typer.Option("--timeout-s", min=0.001, help="How long a timeout hangs.")
+    ] = None,
+    drop_rate: Annotated[
+        Rate, typer.Option("--drop-rate", help="Share of POSTs done, then the answer lost.")
+    ] = None,
+    malformed_rate: Annotated[
+        Rate, typer.Option("--malformed-rate", help="Share answered 200 with HTML.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Repeatable random faults.")] = None,
+    app_status: Annotated[
+        int | None,
+        typer.Option("--app-status", min=400, max=599, help="The billing app answers this status."),
+    ] = None,
+    app_latency_ms: Annotated[
+        int | None, typer.Option("--app-latency-ms", min=0, help="Delay per app request.")
+    ] = None,
+    app_timeout_rate: Annotated[
+        Rate, typer.Option("--app-timeout-rate", help="Share of app requests that hang.")
+    ] = None,
+) -> None:
+    """Serve the Paystack simulator and the billing app on one loopback port until Ctrl-C.
+
+    Flags override PROAUDIT_SIM_* / PROAUDIT_APP_* environment variables.
+    """
+    from proaudit_ops.sandbox.serve import serve_sandbox
+
+    sim = {
+        "latency_ms": latency_ms,
+        "error_rate": error_rate,
+        "rate_limit_rate": rate_limit_rate,
+        "retry_after_s": retry_after,
+        "timeout_rate": timeout_rate,
+        "timeout_s": timeout_s,
+        "drop_after_effect_rate": drop_rate,
+        "malformed_rate": malformed_rate,
+        "seed": seed,
+    }
+    app_faults = {
+        "status": app_status,
+        "latency_ms": app_latency_ms,
+        "timeout_rate": app_timeout_rate,
+    }
+
+    def announce(url: str) -> None:
+        stderr(f"serving the Paystack simulator and the billing app on {url} (Ctrl-C to stop)")
+        stderr(f"  point the tool at it: PAYSTACK_BASE_URL={url} PROAUDIT_APP_BASE_URL={url}")
+
+    run(
+        ctx,
+        lambda rt: serve_sandbox(
+            rt.settings.sandbox_db_path(),
+            host=host,
+            port=port,
+            sim_overrides=sim,
+            app_overrides=app_faults,
+            on_ready=announce,
+        ),
+        _render_served,
+    )
+
+
+def _render_summary(result: object) -> None:
+    from rich.table import Table
+
+    from proaudit_ops.cli import render
+    from proaudit_ops.sandbox.home import SandboxSummary
+
+    assert isinstance(result, SandboxSummary)
+    out = render.console()
+    out.print(f"sandbox: {result.path} (seeded {render.when(result.seeded_at)})")
+    out.print(f"organizations: {result.organizations}   refunds at Paystack: {result.refunds}")
+    counts = Table(title="rows by status", title_justify="left")
+    counts.add_column("what")
+    counts.add_column("by status")
+    for label, values in (
+        ("payments (DB)", result.payments_by_status),
+        ("transactions (Paystack)", result.paystack_by_status),
+        ("webhook inbox", result.inbox_by_status),
+    ):
+        counts.add_row(label, ", ".join(f"{k} {v}" for k, v in values.items()) or "—")
+    out.print(counts)
+    refs = Table(title="seeded references", title_justify="left")
+    refs.add_column("reference")
+    refs.add_column("what it shows")
+    for reference, meaning in result.references.items():
+        refs.add_row(reference, meaning)
+    out.print(refs)
+    out.print("try: proaudit payments verify PSK-STUCK-0001")
+
+
+def _render_served(result: object) -> None:
+    from proaudit_ops.sandbox.serve import ServeResult
+
+    assert isinstance(result, ServeResult)
+    stderr(f"stopped serving {result.url}")
