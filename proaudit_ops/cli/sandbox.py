@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,7 +13,33 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-Rate = Annotated[float | None, typer.Option(min=0.0, max=1.0)]
+
+def _rate(flag: str, help_text: str) -> Any:
+    return typer.Option(flag, min=0.0, max=1.0, help=help_text)
+
+
+Port = Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0 = any free one).")]
+Host = Annotated[str, typer.Option("--host", help="Loopback only.")]
+LatencyMs = Annotated[int | None, typer.Option("--latency-ms", min=0, help="Delay per request.")]
+ErrorRate = Annotated[float | None, _rate("--error-rate", "Share of requests answered 500.")]
+RateLimitRate = Annotated[float | None, _rate("--rate-limit-rate", "Share answered 429.")]
+RetryAfter = Annotated[
+    int | None, typer.Option("--retry-after", min=0, help="Retry-After seconds.")
+]
+TimeoutRate = Annotated[float | None, _rate("--timeout-rate", "Share never answered in time.")]
+TimeoutS = Annotated[
+    float | None, typer.Option("--timeout-s", min=0.001, help="How long they hang.")
+]
+DropRate = Annotated[float | None, _rate("--drop-rate", "Share of POSTs done, answer lost.")]
+MalformedRate = Annotated[float | None, _rate("--malformed-rate", "Share answered 200 + HTML.")]
+Seed = Annotated[int | None, typer.Option("--seed", help="Repeatable random faults.")]
+AppStatus = Annotated[
+    int | None, typer.Option("--app-status", min=400, max=599, help="The app answers this status.")
+]
+AppLatencyMs = Annotated[int | None, typer.Option("--app-latency-ms", min=0, help="App delay.")]
+AppTimeoutRate = Annotated[
+    float | None, _rate("--app-timeout-rate", "Share of app requests that hang.")
+]
 
 
 @app.command("status")
@@ -35,45 +61,20 @@ def reset(ctx: typer.Context) -> None:
 @app.command("serve")
 def serve(
     ctx: typer.Context,
-    port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0 = any free).")
-    ] = 8765,
-    host: Annotated[str, typer.Option("--host", help="Loopback only.")] = "127.0.0.1",
-    latency_ms: Annotated[
-        int | None, typer.Option("--latency-ms", min=0, help="Delay per Paystack request.")
-    ] = None,
-    error_rate: Annotated[
-        Rate, typer.Option("--error-rate", help="Share of requests answered 500.")
-    ] = None,
-    rate_limit_rate: Annotated[
-        Rate, typer.Option("--rate-limit-rate", help="Share answered 429.")
-    ] = None,
-    retry_after: Annotated[
-        int | None, typer.Option("--retry-after", min=0, help="Retry-After seconds on 429.")
-    ] = None,
-    timeout_rate: Annotated[
-        Rate, typer.Option("--timeout-rate", help="Share never answered in time.")
-    ] = None,
-    timeout_s: Annotated[
-        float | None, typer.Option("--timeout-s", min=0.001, help="How long a timeout hangs.")
-    ] = None,
-    drop_rate: Annotated[
-        Rate, typer.Option("--drop-rate", help="Share of POSTs done, then the answer lost.")
-    ] = None,
-    malformed_rate: Annotated[
-        Rate, typer.Option("--malformed-rate", help="Share answered 200 with HTML.")
-    ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Repeatable random faults.")] = None,
-    app_status: Annotated[
-        int | None,
-        typer.Option("--app-status", min=400, max=599, help="The billing app answers this status."),
-    ] = None,
-    app_latency_ms: Annotated[
-        int | None, typer.Option("--app-latency-ms", min=0, help="Delay per app request.")
-    ] = None,
-    app_timeout_rate: Annotated[
-        Rate, typer.Option("--app-timeout-rate", help="Share of app requests that hang.")
-    ] = None,
+    port: Port = 8765,
+    host: Host = "127.0.0.1",
+    latency_ms: LatencyMs = None,
+    error_rate: ErrorRate = None,
+    rate_limit_rate: RateLimitRate = None,
+    retry_after: RetryAfter = None,
+    timeout_rate: TimeoutRate = None,
+    timeout_s: TimeoutS = None,
+    drop_rate: DropRate = None,
+    malformed_rate: MalformedRate = None,
+    seed: Seed = None,
+    app_status: AppStatus = None,
+    app_latency_ms: AppLatencyMs = None,
+    app_timeout_rate: AppTimeoutRate = None,
 ) -> None:
     """Serve the Paystack simulator and the billing app on one loopback port until Ctrl-C.
 
