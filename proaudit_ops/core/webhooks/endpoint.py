@@ -45,7 +45,12 @@ class EndpointTest:
 def probe_endpoint(runtime: Runtime, url: str | None = None) -> EndpointTest:
     client, target = runtime.app_endpoint(url)
     domain = "live" if runtime.settings.is_live_key else "test"
-    event = {"event": "proaudit.test", "data": {"id": str(uuid.uuid4()), "domain": domain, "sent_at": iso(utcnow())}}
+    probe_id = uuid.uuid4().hex[:16]
+    # A reference lets the app deduplicate the probe like any event if it is ever redelivered.
+    event = {
+        "event": "proaudit.test",
+        "data": {"id": probe_id, "reference": f"proaudit-test-{probe_id}", "domain": domain, "sent_at": iso(utcnow())},
+    }
     body = canonical_bytes(event)
     signed = deliver(client, target, body, compute_signature(body, runtime.secret_key()))
     if signed.status_code is None:
