@@ -213,12 +213,9 @@ def read_config_file(path: Path, profile: str | None) -> dict[str, Any]:
     if not isinstance(profiles, dict):
         raise ConfigError(f"config file {path}: [profiles] must be a table of tables")
     values = {k.lower(): v for k, v in data.items()}
-    if profile is not None and profile not in BUILTIN_PROFILES:
-        if profile not in profiles:
-            known = ", ".join(sorted(profiles)) or "none"
-            raise ConfigError(
-                f"unknown profile {profile!r} in {path}", hint=f"known profiles: {known}"
-            )
+    if profile is not None and profile not in BUILTIN_PROFILES and profile not in profiles:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise ConfigError(f"unknown profile {profile!r} in {path}", hint=f"known profiles: {known}")
     if profile is not None and profile in profiles:
         values.update({k.lower(): v for k, v in profiles[profile].items()})
     _refuse_open_secret_file(path, values, profiles)

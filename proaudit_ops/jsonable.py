@@ -14,9 +14,15 @@ from proaudit_ops.timeutil import iso
 
 def to_jsonable(value: Any) -> Any:
     if isinstance(value, Money):
-        return {"subunits": value.subunits, "currency": value.currency, "formatted": format_amount(value.subunits, value.currency)}
+        return {
+            "subunits": value.subunits,
+            "currency": value.currency,
+            "formatted": format_amount(value.subunits, value.currency),
+        }
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.startswith("_")}
+        return {
+            f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.startswith("_")
+        }
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, date):

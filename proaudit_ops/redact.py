@@ -8,9 +8,7 @@ MASK = "****"
 _URL_PASSWORD_RE = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
 _KEY_RE = re.compile(r"\b(sk|pk|rk)_(live|test)_[A-Za-z0-9]+")
 _BEARER_RE = re.compile(r"(?i)(bearer\s+)[^\s\"']+")
-_SECRET_FLAG_RE = re.compile(
-    r"(?i)(--?(?:secret|key|password|token|paystack-secret-key|database-url)[=\s])(\S+)"
-)
+_SECRET_FLAG_RE = re.compile(r"(?i)(--?(?:secret|key|password|token|paystack-secret-key|database-url)[=\s])(\S+)")
 
 
 def mask_url(url: str) -> str:

@@ -53,7 +53,10 @@ class Runtime:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -109,14 +112,14 @@ class Runtime:
                     transport=transport,
                 )
             else:
-                key = s.secret_key_value()
-                if not key:
+                configured = s.secret_key_value()
+                if not configured:
                     raise ConfigError(
                         "PAYSTACK_SECRET_KEY is not set",
                         hint="export PAYSTACK_SECRET_KEY or set paystack_secret_key in the config file (chmod 600)",
                     )
                 self._paystack = PaystackClient(
-                    key,
+                    configured,
                     base_url=s.paystack_base_url,
                     timeout_s=s.paystack_timeout_seconds,
                     max_retries=s.paystack_max_retries,
@@ -138,7 +141,11 @@ class Runtime:
     SANDBOX_APP_BASE = "http://sandbox-app.invalid"
 
     def app_base_url(self, url: str | None = None) -> str | None:
-        return url or self.settings.proaudit_app_base_url or (self.SANDBOX_APP_BASE if self.settings.uses_simulator else None)
+        return (
+            url
+            or self.settings.proaudit_app_base_url
+            or (self.SANDBOX_APP_BASE if self.settings.uses_simulator else None)
+        )
 
     def app_endpoint(self, url: str | None = None) -> tuple[httpx.Client, str]:
         """A client for the app and the webhook endpoint URL (`url` is the full endpoint URL).
@@ -170,7 +177,10 @@ class Runtime:
             from proaudit_ops.sandbox.transport import app_transport
 
             transport = app_transport(
-                self.engine(), self.secret_key(), _faults(AppFaultConfig.from_env), script_engine=self.sandbox_engine()
+                self.engine(),
+                self.secret_key(),
+                _faults(AppFaultConfig.from_env),
+                script_engine=self.sandbox_engine(),
             )
         client = httpx.Client(timeout=self.settings.proaudit_app_timeout_seconds, transport=transport)
         self._app_clients.append(client)

@@ -15,9 +15,7 @@ from urllib.parse import quote
 
 import pytest
 
-PG_URL = os.environ.get(
-    "PROAUDIT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("PROAUDIT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("PROAUDIT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
 

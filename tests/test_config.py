@@ -26,8 +26,8 @@ def test_no_configuration_is_the_sandbox() -> None:
 def test_precedence_flag_env_file_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = write(
         tmp_path / "c.toml",
-        'paystack_timeout_seconds = 11\npaystack_max_retries = 5\nproaudit_concurrency = 3\n'
-        '[profiles.production]\npaystack_max_retries = 6\n',
+        "paystack_timeout_seconds = 11\npaystack_max_retries = 5\nproaudit_concurrency = 3\n"
+        "[profiles.production]\npaystack_max_retries = 6\n",
     )
     assert load_settings(str(cfg)).paystack_max_retries == 5  # file over default
     assert load_settings(str(cfg), "production").paystack_max_retries == 6  # profile over top level

@@ -65,7 +65,9 @@ def test_runbook_page_examples(page: Path, monkeypatch: pytest.MonkeyPatch) -> N
     for example in examples(page):
         result = runner.invoke(app, example.args, env={**example.env}, catch_exceptions=False)
         where = f"{page.name}:{example.line}: $ {example.text}"
-        assert result.exit_code == example.exit_code, f"{where}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        assert result.exit_code == example.exit_code, (
+            f"{where}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+        )
         assert "Traceback" not in result.stderr, where
         assert (result.stdout + result.stderr).strip(), f"{where}: printed nothing"
     assert os.environ.get("PROAUDIT_HOME")  # the sandbox was the isolated one

@@ -43,11 +43,26 @@ def root(
     json_output: bool = typer.Option(False, "--json", help="One JSON envelope on stdout."),
     debug: bool = typer.Option(False, "--debug", help="Tracebacks on errors (secrets masked)."),
     config: str | None = typer.Option(None, "--config", metavar="PATH", help="Config file (TOML)."),
-    profile: str | None = typer.Option(None, "--profile", metavar="NAME", help="Named profile in the config file (or 'sandbox')."),
-    incident: str | None = typer.Option(None, "--incident", metavar="ID", envvar="PROAUDIT_INCIDENT", help="Tag audit records with an incident id."),
+    profile: str | None = typer.Option(
+        None, "--profile", metavar="NAME", help="Named profile in the config file (or 'sandbox')."
+    ),
+    incident: str | None = typer.Option(
+        None,
+        "--incident",
+        metavar="ID",
+        envvar="PROAUDIT_INCIDENT",
+        help="Tag audit records with an incident id.",
+    ),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
 ) -> None:
-    ctx.obj = GlobalOptions(json=json_output, debug=debug, config=config, profile=profile, incident=incident, argv=list(sys.argv))
+    ctx.obj = GlobalOptions(
+        json=json_output,
+        debug=debug,
+        config=config,
+        profile=profile,
+        incident=incident,
+        argv=list(sys.argv),
+    )
 
 
 def main() -> None:

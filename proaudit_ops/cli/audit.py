@@ -20,21 +20,11 @@ app = typer.Typer(
 @app.command("log")
 def log(
     ctx: typer.Context,
-    since: Annotated[
-        str, typer.Option("--since", help="Records from this window (e.g. 24h, 7d).")
-    ] = "24h",
-    incident: Annotated[
-        str | None, typer.Option("--incident", help="Only this incident id.")
-    ] = None,
-    actor: Annotated[
-        str | None, typer.Option("--actor", help="Operator or OS user (substring).")
-    ] = None,
-    target: Annotated[
-        str | None, typer.Option("--target", help="Only this target (e.g. a reference).")
-    ] = None,
-    limit: Annotated[
-        int, typer.Option("--limit", min=1, max=10_000, help="At most this many (newest).")
-    ] = 50,
+    since: Annotated[str, typer.Option("--since", help="Records from this window (e.g. 24h, 7d).")] = "24h",
+    incident: Annotated[str | None, typer.Option("--incident", help="Only this incident id.")] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Operator or OS user (substring).")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="Only this target (e.g. a reference).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="At most this many (newest).")] = 50,
 ) -> None:
     """List audit records, oldest first (read-only)."""
     from proaudit_ops.audit.ops import list_records
@@ -42,9 +32,7 @@ def log(
     window = parse_window(since, "--since")
     run(
         ctx,
-        lambda rt: list_records(
-            rt.engine(), since=window, incident=incident, actor=actor, target=target, limit=limit
-        ),
+        lambda rt: list_records(rt.engine(), since=window, incident=incident, actor=actor, target=target, limit=limit),
         _render_log,
     )
 
@@ -65,9 +53,7 @@ def verify(
     ctx: typer.Context,
     file: Annotated[
         Path | None,
-        typer.Option(
-            "--file", metavar="PATH", help="Verify only this fallback JSONL file (offline)."
-        ),
+        typer.Option("--file", metavar="PATH", help="Verify only this fallback JSONL file (offline)."),
     ] = None,
 ) -> None:
     """Walk the hash chain and name the first broken record (exit 1 on a break)."""
@@ -203,9 +189,7 @@ def _render_verify(result: object) -> None:
         if check is None:
             continue
         if check.ok:
-            head = (
-                f", head {check.head_hash[:12]}… at seq {check.last_seq}" if check.head_hash else ""
-            )
+            head = f", head {check.head_hash[:12]}… at seq {check.last_seq}" if check.head_hash else ""
             out.print(f"[green]ok[/]: {name}: {check.checked} record(s) verified{head}")
         else:
             out.print(

@@ -57,4 +57,8 @@ def confirm_proposal(proposal: Proposal) -> bool:
         out.print("  " + ", ".join(f"{k}={v}" for k, v in item.items()), markup=False)
     if len(proposal.details) > 20:
         out.print(f"  ... and {len(proposal.details) - 20} more", markup=False)
-    return approve(proposal.count, f"This sends {proposal.count} items", proposal.summary[0].upper() + proposal.summary[1:])
+    return approve(
+        proposal.count,
+        f"This sends {proposal.count} items",
+        proposal.summary[0].upper() + proposal.summary[1:],
+    )

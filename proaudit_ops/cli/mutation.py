@@ -18,7 +18,12 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking (fo
 Live = Annotated[bool, typer.Option("--live", help="Required when a live key (sk_live_) is configured.")]
 ShowSql = Annotated[bool, typer.Option("--show-sql", help="Also print the exact UPDATE statements.")]
 PlanOut = Annotated[
-    Path | None, typer.Option("--plan-out", metavar="FILE", help="Save the plan; apply it later with `proaudit apply FILE`.")
+    Path | None,
+    typer.Option(
+        "--plan-out",
+        metavar="FILE",
+        help="Save the plan; apply it later with `proaudit apply FILE`.",
+    ),
 ]
 
 

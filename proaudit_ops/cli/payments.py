@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from proaudit_ops.cli.mutation import DryRun, Live, PlanOut, ShowSql, Yes, apply_options, render_guard_result
+from proaudit_ops.cli.mutation import (
+    DryRun,
+    Live,
+    PlanOut,
+    ShowSql,
+    Yes,
+    apply_options,
+    render_guard_result,
+)
 from proaudit_ops.cli.options import parse_window
 from proaudit_ops.cli.runner import run
 
@@ -30,7 +38,12 @@ def verify(
     if not fix:
         from proaudit_ops.core.payments.verify import verify_payment
 
-        run(ctx, lambda rt: verify_payment(rt, reference), _render_verify, exit_code=lambda r: r.exit_code)
+        run(
+            ctx,
+            lambda rt: verify_payment(rt, reference),
+            _render_verify,
+            exit_code=lambda r: r.exit_code,
+        )
         return
     from proaudit_ops.cli.confirm import confirm
     from proaudit_ops.core.payments.fix import fix_payment
@@ -48,8 +61,14 @@ def stuck(
     older_than: Annotated[str, typer.Option("--older-than", help="Only payments pending longer than this.")] = "15m",
     since: Annotated[str, typer.Option("--since", help="Only payments created within this window.")] = "24h",
     verify: Annotated[bool, typer.Option("--verify", help="Check each at Paystack (concurrently).")] = False,
-    fix: Annotated[bool, typer.Option("--fix", help="Fix every fixable one in one guarded plan (implies --verify).")] = False,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, max=64, help="Parallel Paystack calls (default 8).")] = None,
+    fix: Annotated[
+        bool,
+        typer.Option("--fix", help="Fix every fixable one in one guarded plan (implies --verify)."),
+    ] = False,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", min=1, max=64, help="Parallel Paystack calls (default 8)."),
+    ] = None,
     dry_run: DryRun = False,
     yes: Yes = False,
     live: Live = False,
@@ -70,10 +89,23 @@ def stuck(
             if fix:
                 options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=plan_out)
                 return fix_stuck(
-                    rt, older_than=older, since=window, concurrency=workers, options=options,
-                    confirm=confirm, progress=progress, show_sql=show_sql,
+                    rt,
+                    older_than=older,
+                    since=window,
+                    concurrency=workers,
+                    options=options,
+                    confirm=confirm,
+                    progress=progress,
+                    show_sql=show_sql,
                 )
-            return scan_stuck(rt, older_than=older, since=window, verify=verify, concurrency=workers, progress=progress)
+            return scan_stuck(
+                rt,
+                older_than=older,
+                since=window,
+                verify=verify,
+                concurrency=workers,
+                progress=progress,
+            )
 
     run(ctx, call, lambda r: _render_stuck(r, show_sql), exit_code=lambda r: r.exit_code)
 
@@ -145,12 +177,20 @@ def _render_stuck(result: object, show_sql: bool) -> None:
     assert isinstance(result, StuckResult)
     out = render.console()
     table = Table(title=f"pending payments older than {result.older_than_minutes} min", title_justify="left")
-    for column in ("reference", "amount", "age", *(("paystack", "diagnosis") if result.verified else ())):
+    for column in (
+        "reference",
+        "amount",
+        "age",
+        *(("paystack", "diagnosis") if result.verified else ()),
+    ):
         table.add_column(column)
     for item in result.items:
         cells = [item.reference, item.amount.format(), f"{item.age_minutes} min"]
         if result.verified:
-            cells += [render.text(item.paystack_status), item.error or (item.diagnosis.value if item.diagnosis else "—")]
+            cells += [
+                render.text(item.paystack_status),
+                item.error or (item.diagnosis.value if item.diagnosis else "—"),
+            ]
         table.add_row(*cells)
     out.print(table)
     fixable = result.fixable
@@ -162,7 +202,10 @@ def _render_stuck(result: object, show_sql: bool) -> None:
             key = item.paystack_status or "?"
             by_status[key] = by_status.get(key, 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "none"
-        out.print(f"{len(result.items)} pending; fixable: {len(fixable)} ({summary}), total {render.money_sum(total, currency)}")
+        out.print(
+            f"{len(result.items)} pending; fixable: {len(fixable)} ({summary}), "
+            f"total {render.money_sum(total, currency)}"
+        )
     else:
         out.print(f"{len(result.items)} pending (add --verify to check them at Paystack)")
     render_guard_result(result.guard, show_sql=show_sql, sql=result.sql)
@@ -199,7 +242,11 @@ def _render_show(result: object) -> None:
 
     assert isinstance(result, PaymentDetails)
     out = render.console()
-    for title, row in (("payment", result.payment), ("organization", result.organization), ("subscription", result.subscription)):
+    for title, row in (
+        ("payment", result.payment),
+        ("organization", result.organization),
+        ("subscription", result.subscription),
+    ):
         table = Table(title=title, title_justify="left", show_header=False)
         table.add_column("field")
         table.add_column("value")

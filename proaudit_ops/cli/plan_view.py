@@ -37,10 +37,7 @@ def row_currency(change: RowChange) -> str | None:
 
 
 def guard_text(change: RowChange) -> str:
-    parts = [
-        f"{name} = {cell(name, value, row_currency(change))}"
-        for name, value in change.guards.items()
-    ]
+    parts = [f"{name} = {cell(name, value, row_currency(change))}" for name, value in change.guards.items()]
     return " and ".join(parts) or "—"
 
 

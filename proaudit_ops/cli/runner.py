@@ -82,7 +82,10 @@ def run(
         settings = load(opts, overrides)
         with Runtime(settings, argv=opts.argv, incident=opts.incident) as runtime:
             if runtime.is_sandbox:
-                stderr(f"proaudit: sandbox mode (simulated Paystack, demo data in {settings.sandbox_db_path()}; no real money)")
+                stderr(
+                    "proaudit: sandbox mode (simulated Paystack, demo data in "
+                    f"{settings.sandbox_db_path()}; no real money)"
+                )
             result = call(runtime)
             return result, int(exit_code(result))
 
@@ -98,12 +101,28 @@ def run_plain(ctx: typer.Context, body: Callable[[], tuple[R, int]], render: Cal
     except ProauditError as exc:
         _fail(opts, name, exc.exit_code, exc.code, exc.message, exc.hint, exc)
     except KeyboardInterrupt:
-        _fail(opts, name, ExitCode.INTERRUPTED, "interrupted", "interrupted: nothing more was done", None, None)
+        _fail(
+            opts,
+            name,
+            ExitCode.INTERRUPTED,
+            "interrupted",
+            "interrupted: nothing more was done",
+            None,
+            None,
+        )
     except (typer.Exit, typer.Abort):
         raise
     except Exception as exc:
         message = f"internal error: {type(exc).__name__}: {exc}"
-        _fail(opts, name, ExitCode.INTERNAL, "internal", message, "rerun with --debug and report the traceback", exc)
+        _fail(
+            opts,
+            name,
+            ExitCode.INTERNAL,
+            "internal",
+            message,
+            "rerun with --debug and report the traceback",
+            exc,
+        )
     if opts.json:
         from proaudit_ops.jsonable import to_jsonable
 

@@ -10,11 +10,23 @@ import typer
 from proaudit_ops.cli.mutation import DryRun, Live, Yes, apply_options
 from proaudit_ops.cli.runner import run
 
-app = typer.Typer(help="Diagnose, test, replay and recover Paystack webhooks (runbook: Webhook Failures).", no_args_is_help=True)
+app = typer.Typer(
+    help="Diagnose, test, replay and recover Paystack webhooks (runbook: Webhook Failures).",
+    no_args_is_help=True,
+)
 
 BodyFile = Annotated[Path, typer.Option("--file", "-f", help="The raw request body, byte for byte.")]
-Url = Annotated[str | None, typer.Option("--url", help="The app's webhook endpoint URL (default: PROAUDIT_APP_BASE_URL + path; the sandbox app in sandbox mode).")]
-Concurrency = Annotated[int | None, typer.Option("--concurrency", min=1, max=64, help="Parallel deliveries (default 8).")]
+Url = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help="The app's webhook endpoint URL (default: PROAUDIT_APP_BASE_URL + path; the sandbox app in sandbox mode).",
+    ),
+]
+Concurrency = Annotated[
+    int | None,
+    typer.Option("--concurrency", min=1, max=64, help="Parallel deliveries (default 8)."),
+]
 
 
 @app.command("sign")
@@ -36,11 +48,16 @@ def verify_signature(
     from proaudit_ops.core.webhooks.body import read_body
     from proaudit_ops.core.webhooks.signing import check_signature
 
-    run(ctx, lambda rt: check_signature(read_body(file), signature, rt.secret_key()), _render_check, exit_code=lambda r: r.exit_code)
+    run(
+        ctx,
+        lambda rt: check_signature(read_body(file), signature, rt.secret_key()),
+        _render_check,
+        exit_code=lambda r: r.exit_code,
+    )
 
 
 @app.command("test")
-def test(ctx: typer.Context, url: Url = None) -> None:
+def endpoint_test(ctx: typer.Context, url: Url = None) -> None:
     """Send a signed and a wrongly signed event: pass only if the first is accepted and the second rejected."""
     from proaudit_ops.core.webhooks.endpoint import probe_endpoint
 
@@ -61,7 +78,13 @@ def replay(
     from proaudit_ops.core.webhooks.replay import replay as replay_event
 
     def call(rt):  # type: ignore[no-untyped-def]
-        return replay_event(rt, reference, apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None), confirm_proposal, url)
+        return replay_event(
+            rt,
+            reference,
+            apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None),
+            confirm_proposal,
+            url,
+        )
 
     run(ctx, call, _render_replay, exit_code=lambda r: r.exit_code)
 
@@ -86,8 +109,16 @@ def retry_failed(
         options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None)
         workers = concurrency or rt.settings.proaudit_concurrency
         with progress_bar("redelivering") as progress:
-            return redeliver(rt, hours=hours, event_type=event, concurrency=workers, options=options,
-                             confirm=confirm_proposal, url=url, progress=progress)
+            return redeliver(
+                rt,
+                hours=hours,
+                event_type=event,
+                concurrency=workers,
+                options=options,
+                confirm=confirm_proposal,
+                url=url,
+                progress=progress,
+            )
 
     run(ctx, call, _render_retry, exit_code=lambda r: r.exit_code)
 
@@ -96,7 +127,9 @@ def retry_failed(
 def gaps(
     ctx: typer.Context,
     since: Annotated[str, typer.Option("--since", help="Window of Paystack successes to scan.")] = "24h",
-    replay: Annotated[bool, typer.Option("--replay", help="Replay every gap to the app (same path as `replay`).")] = False,
+    replay: Annotated[
+        bool, typer.Option("--replay", help="Replay every gap to the app (same path as `replay`).")
+    ] = False,
     url: Url = None,
     dry_run: DryRun = False,
     yes: Yes = False,
@@ -113,7 +146,13 @@ def gaps(
             return find_gaps(rt, window)
         from proaudit_ops.cli.confirm import confirm_proposal
 
-        return replay_gaps(rt, window, apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None), confirm_proposal, url)
+        return replay_gaps(
+            rt,
+            window,
+            apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None),
+            confirm_proposal,
+            url,
+        )
 
     run(ctx, call, _render_gaps, exit_code=lambda r: r.exit_code)
 
@@ -144,7 +183,12 @@ def _delivery_row(label: str, d: object) -> list[str]:
     from proaudit_ops.core.webhooks.delivery import Delivery
 
     assert isinstance(d, Delivery)
-    return [label, str(d.status_code) if d.status_code is not None else "—", f"{d.latency_ms} ms", d.error or ""]
+    return [
+        label,
+        str(d.status_code) if d.status_code is not None else "—",
+        f"{d.latency_ms} ms",
+        d.error or "",
+    ]
 
 
 def _render_test(result: object) -> None:
@@ -165,7 +209,10 @@ def _render_test(result: object) -> None:
     if result.passed:
         out.print("[green]pass[/]: accepts signed events and rejects forged ones")
     elif not result.accepts_signed:
-        out.print("[bold red]fail[/]: a correctly signed event was not accepted (is the app's secret the Paystack secret key?)")
+        out.print(
+            "[bold red]fail[/]: a correctly signed event was not accepted "
+            "(is the app's secret the Paystack secret key?)"
+        )
     else:
         out.print("[bold red]fail[/]: a forged event was not rejected: the endpoint does not check signatures")
 
@@ -204,15 +251,24 @@ def _render_retry(result: object) -> None:
     if result.outcome in ("planned", "aborted"):
         for label in result.pending:
             out.print(label, markup=False)
-        out.print(f"[yellow]{result.outcome}[/]: {len(result.pending)} event(s) would be redelivered to {result.url}; nothing was sent")
+        out.print(
+            f"[yellow]{result.outcome}[/]: {len(result.pending)} event(s) would be redelivered to {result.url}; "
+            "nothing was sent"
+        )
         return
     table = Table(title=f"redelivered to {result.url}", title_justify="left")
     for column in ("event", "reference", "status", "latency", "inbox", "error"):
         table.add_column(column)
     for r in result.redeliveries:
         d = r.delivery
-        table.add_row(r.event_type, render.text(r.reference), render.text(d.status_code), f"{d.latency_ms} ms",
-                      render.text(r.inbox_status), d.error or r.inbox_error or "")
+        table.add_row(
+            r.event_type,
+            render.text(r.reference),
+            render.text(d.status_code),
+            f"{d.latency_ms} ms",
+            render.text(r.inbox_status),
+            d.error or r.inbox_error or "",
+        )
     out.print(table)
     failing = len(result.still_failing)
     style = "green" if not failing else "bold red"
@@ -227,16 +283,28 @@ def _render_gaps(result: object) -> None:
 
     assert isinstance(result, GapsResult)
     out = render.console()
-    table = Table(title=f"Paystack successes since {render.when(result.since)} the app never processed", title_justify="left")
+    table = Table(
+        title=f"Paystack successes since {render.when(result.since)} the app never processed",
+        title_justify="left",
+    )
     for column in ("reference", "amount", "paid_at", "database", "why"):
         table.add_column(column)
     for gap in result.gaps:
-        table.add_row(gap.reference, gap.amount.format(), render.when(gap.paid_at), gap.database_status, gap.reason)
+        table.add_row(
+            gap.reference,
+            gap.amount.format(),
+            render.when(gap.paid_at),
+            gap.database_status,
+            gap.reason,
+        )
     out.print(table)
     out.print(f"scanned {result.scanned} Paystack successes: {len(result.gaps)} gap(s)")
     if result.not_in_database:
-        out.print(f"{len(result.not_in_database)} not in this database (another integration? check with payments verify): "
-                  + ", ".join(result.not_in_database[:10]), markup=False)
+        out.print(
+            f"{len(result.not_in_database)} not in this database (another integration? check with payments verify): "
+            + ", ".join(result.not_in_database[:10]),
+            markup=False,
+        )
     if result.outcome == "delivered":
         ok = sum(1 for r in result.replays if r.delivery.ok)
         out.print(f"replayed: {ok} accepted, {len(result.replays) - ok} failed")

@@ -6,6 +6,7 @@ and no --yes is refused; otherwise the operator confirms. Every stop leaves an a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,10 +37,8 @@ def audit_standalone(runtime: Runtime, action: str, target: str | None, outcome:
     from proaudit_ops.audit import AuditEntry
 
     engine = None
-    try:
+    with contextlib.suppress(Exception):  # no database: the audit log falls back to its JSONL file
         engine = runtime.engine()
-    except Exception:  # noqa: S110 - the audit log falls back to its JSONL file
-        pass
     record = runtime.audit_log().append_standalone(
         engine, AuditEntry(action=action, target=target, outcome=outcome, after=after)
     )
@@ -50,14 +49,26 @@ def gate(runtime: Runtime, options: ApplyOptions, proposal: Proposal, confirm: C
     """'go', 'planned' (dry run) or 'aborted'; raises Refused (exit 4) after auditing it."""
     summary = {"summary": proposal.summary, "count": proposal.count}
     if options.live_key and not options.live_flag:
-        audit_standalone(runtime, proposal.action, proposal.target, "refused", {**summary, "reason": "live key without --live"})
+        audit_standalone(
+            runtime,
+            proposal.action,
+            proposal.target,
+            "refused",
+            {**summary, "reason": "live key without --live"},
+        )
         raise Refused(LIVE_REFUSAL)
     if options.dry_run:
         audit_standalone(runtime, proposal.action, proposal.target, "planned", summary)
         return "planned"
     if not options.assume_yes:
         if not options.interactive:
-            audit_standalone(runtime, proposal.action, proposal.target, "refused", {**summary, "reason": "no tty"})
+            audit_standalone(
+                runtime,
+                proposal.action,
+                proposal.target,
+                "refused",
+                {**summary, "reason": "no tty"},
+            )
             raise Refused(NO_TTY_REFUSAL)
         try:
             accepted = confirm(proposal)

@@ -86,34 +86,50 @@ def _secret_findings(settings: Settings) -> list[ConfigFinding]:
         raw = getattr(settings, name)
         value = raw.get_secret_value() if hasattr(raw, "get_secret_value") else raw
         if value is not None and value != value.strip():
-            out.append(ConfigFinding(
-                "whitespace", f"{name.upper()} has whitespace around it (a trailing newline?)",
-                f"remove the whitespace from {name.upper()}: Paystack rejects the key and every webhook signature fails",
-            ))
+            out.append(
+                ConfigFinding(
+                    "whitespace",
+                    f"{name.upper()} has whitespace around it (a trailing newline?)",
+                    f"remove the whitespace from {name.upper()}: "
+                    "Paystack rejects the key and every webhook signature fails",
+                )
+            )
     if key is not None and not key.strip().startswith(("sk_test_", "sk_live_")):
-        out.append(ConfigFinding(
-            "key_kind", f"PAYSTACK_SECRET_KEY is not a secret key ({mask_key(key)})",
-            "use the sk_test_/sk_live_ key from Dashboard > Settings > API Keys; pk_ keys cannot verify or refund",
-        ))
+        out.append(
+            ConfigFinding(
+                "key_kind",
+                f"PAYSTACK_SECRET_KEY is not a secret key ({mask_key(key)})",
+                "use the sk_test_/sk_live_ key from Dashboard > Settings > API Keys; pk_ keys cannot verify or refund",
+            )
+        )
     webhook = settings.paystack_webhook_secret
     if webhook is not None and key is not None and webhook.get_secret_value().strip() != key.strip():
-        out.append(ConfigFinding(
-            "webhook_secret", "PAYSTACK_WEBHOOK_SECRET differs from PAYSTACK_SECRET_KEY",
-            "Paystack signs webhooks with the secret key: set PAYSTACK_WEBHOOK_SECRET to the same value",
-        ))
+        out.append(
+            ConfigFinding(
+                "webhook_secret",
+                "PAYSTACK_WEBHOOK_SECRET differs from PAYSTACK_SECRET_KEY",
+                "Paystack signs webhooks with the secret key: set PAYSTACK_WEBHOOK_SECRET to the same value",
+            )
+        )
     sandbox_mode = settings.paystack_sandbox_mode
     if key is not None and sandbox_mode is not None:
         live = key.strip().startswith("sk_live_")
         if live and sandbox_mode:
-            out.append(ConfigFinding(
-                "mode", "a live key (sk_live_) is configured with PAYSTACK_SANDBOX_MODE=true",
-                "set PAYSTACK_SANDBOX_MODE=false for production, or use the sk_test_ key",
-            ))
+            out.append(
+                ConfigFinding(
+                    "mode",
+                    "a live key (sk_live_) is configured with PAYSTACK_SANDBOX_MODE=true",
+                    "set PAYSTACK_SANDBOX_MODE=false for production, or use the sk_test_ key",
+                )
+            )
         if not live and key.strip().startswith("sk_test_") and not sandbox_mode:
-            out.append(ConfigFinding(
-                "mode", "a test key (sk_test_) is configured with PAYSTACK_SANDBOX_MODE=false",
-                "use the sk_live_ key for production, or set PAYSTACK_SANDBOX_MODE=true",
-            ))
+            out.append(
+                ConfigFinding(
+                    "mode",
+                    "a test key (sk_test_) is configured with PAYSTACK_SANDBOX_MODE=false",
+                    "use the sk_live_ key for production, or set PAYSTACK_SANDBOX_MODE=true",
+                )
+            )
     return out
 
 
@@ -129,9 +145,19 @@ def _database_findings(runtime: Runtime) -> list[ConfigFinding]:
     except ProauditError as exc:
         return [ConfigFinding("database", exc.message, exc.hint or "check DATABASE_URL")]
     except Exception as exc:  # inspection errors from the driver
-        return [ConfigFinding("database", f"cannot inspect the database: {type(exc).__name__}", "check DATABASE_URL")]
+        return [
+            ConfigFinding(
+                "database",
+                f"cannot inspect the database: {type(exc).__name__}",
+                "check DATABASE_URL",
+            )
+        ]
     return [
-        ConfigFinding("schema", f"schema drift: {line}", "the tool's schema contract (db/schema.py) and this database disagree")
+        ConfigFinding(
+            "schema",
+            f"schema drift: {line}",
+            "the tool's schema contract (db/schema.py) and this database disagree",
+        )
         for line in drift
     ]
 
@@ -154,18 +180,31 @@ def _app_findings(runtime: Runtime) -> list[ConfigFinding]:
 
     client, base = runtime.app_client()
     if base is None:
-        return [ConfigFinding(
-            "app", "PROAUDIT_APP_BASE_URL is not set: the webhook endpoint cannot be checked",
-            "set PROAUDIT_APP_BASE_URL to the billing app's base URL",
-        )]
+        return [
+            ConfigFinding(
+                "app",
+                "PROAUDIT_APP_BASE_URL is not set: the webhook endpoint cannot be checked",
+                "set PROAUDIT_APP_BASE_URL to the billing app's base URL",
+            )
+        ]
     try:
         response = client.get(base + "/health")
     except httpx.HTTPError as exc:
-        return [ConfigFinding("app", f"the billing app at {base} did not answer: {type(exc).__name__}",
-                              "check the app is up and PROAUDIT_APP_BASE_URL; then run proaudit webhooks test")]
+        return [
+            ConfigFinding(
+                "app",
+                f"the billing app at {base} did not answer: {type(exc).__name__}",
+                "check the app is up and PROAUDIT_APP_BASE_URL; then run proaudit webhooks test",
+            )
+        ]
     if response.status_code != 200:
-        return [ConfigFinding("app", f"the billing app's /health answered HTTP {response.status_code}",
-                              "the app is unhealthy: webhooks will fail until it recovers")]
+        return [
+            ConfigFinding(
+                "app",
+                f"the billing app's /health answered HTTP {response.status_code}",
+                "the app is unhealthy: webhooks will fail until it recovers",
+            )
+        ]
     return []
 
 

@@ -64,7 +64,10 @@ def describe_db_error(exc: BaseException, url: str) -> ProauditError:
     sqlstate = getattr(orig, "sqlstate", None)
     detail = str(orig if orig is not None else exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
     if sqlstate == LOCK_NOT_AVAILABLE:
-        return Refused(f"row is locked by another session: {detail}", hint="someone else is changing it; retry in a moment")
+        return Refused(
+            f"row is locked by another session: {detail}",
+            hint="someone else is changing it; retry in a moment",
+        )
     where = mask_url(url.replace("+psycopg", "").replace("+pysqlite", ""))
     if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
         return DatabaseUnavailable(

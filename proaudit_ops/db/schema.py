@@ -199,5 +199,11 @@ ops_incidents = Table(
     Column("closed_at", UTCDateTime(), nullable=True),
 )
 
-APP_TABLES = ("organizations", "tenant_skus", "payment_transactions", "dunning_records", "webhook_events")
+APP_TABLES = (
+    "organizations",
+    "tenant_skus",
+    "payment_transactions",
+    "dunning_records",
+    "webhook_events",
+)
 TOOL_TABLES = ("ops_audit_log", "ops_intents", "ops_incidents")

@@ -79,7 +79,13 @@ def test_stuck_verify_fix_fixes_every_fixable_one_in_one_plan(proaudit) -> None:
     listed = proaudit("--json", "payments", "stuck")
     assert listed.exit_code == 1
     pending = {i["reference"] for i in listed.json()["data"]["items"]}
-    assert {"PSK-STUCK-0001", "PSK-STUCK-0002", "PSK-STUCK-0003", "PSK-ABANDONED-0001", "PSK-GHOST-0001"} <= pending
+    assert {
+        "PSK-STUCK-0001",
+        "PSK-STUCK-0002",
+        "PSK-STUCK-0003",
+        "PSK-ABANDONED-0001",
+        "PSK-GHOST-0001",
+    } <= pending
     assert "PSK-PENDING-0001" not in pending  # younger than 15 minutes
 
     verified = proaudit("--json", "payments", "stuck", "--verify").json()["data"]
@@ -106,8 +112,13 @@ def test_bulk_prompt_needs_the_row_count(proaudit, monkeypatch: pytest.MonkeyPat
     assert declined.exit_code == 4
     assert "Type" in declined.stderr
     assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 1
-    count = len([i for i in proaudit("--json", "payments", "stuck", "--verify").json()["data"]["items"]
-                 if i["diagnosis"] in ("stuck", "not_paid")])
+    count = len(
+        [
+            i
+            for i in proaudit("--json", "payments", "stuck", "--verify").json()["data"]["items"]
+            if i["diagnosis"] in ("stuck", "not_paid")
+        ]
+    )
     accepted = proaudit("payments", "stuck", "--fix", input=f"{count}\n")
     assert accepted.exit_code in (0, 1), accepted.stderr
     assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 0
@@ -134,7 +145,17 @@ def test_status_counts_and_thresholds(proaudit) -> None:
     decided = data["total"] - data["counts"].get("pending", 0)
     assert data["success_rate_pct"] == pytest.approx(100 * data["counts"]["success"] / decided, abs=0.01)
     assert ran.exit_code == (1 if data["level"] in ("warning", "critical") else 0)
-    strict = proaudit("--json", "payments", "status", "--since", "30d", env={"PROAUDIT_SUCCESS_RATE_CRITICAL_PCT": "100", "PROAUDIT_SUCCESS_RATE_WARNING_PCT": "100"})
+    strict = proaudit(
+        "--json",
+        "payments",
+        "status",
+        "--since",
+        "30d",
+        env={
+            "PROAUDIT_SUCCESS_RATE_CRITICAL_PCT": "100",
+            "PROAUDIT_SUCCESS_RATE_WARNING_PCT": "100",
+        },
+    )
     assert strict.json()["data"]["level"] == "critical"
     assert strict.exit_code == 1
     assert proaudit("payments", "status", "--since", "soon").exit_code == 2

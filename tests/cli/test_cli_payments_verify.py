@@ -40,11 +40,23 @@ def test_side_by_side_fields(proaudit) -> None:
     data = proaudit("--json", "payments", "verify", "PSK-STUCK-0001").json()["data"]
     assert data["database"]["status"] == "pending"
     assert data["paystack"]["status"] == "success"
-    assert data["paystack"]["amount"] == {"subunits": 15000000, "currency": "NGN", "formatted": "₦150,000.00"}
+    assert data["paystack"]["amount"] == {
+        "subunits": 15000000,
+        "currency": "NGN",
+        "formatted": "₦150,000.00",
+    }
     assert data["paystack"]["paid_at"].endswith("Z")
     assert data["fixable"] is True
     human = proaudit("payments", "verify", "PSK-STUCK-0001").stdout
-    for field in ("status", "amount", "currency", "paid_at", "gateway_response", "channel", "₦150,000.00"):
+    for field in (
+        "status",
+        "amount",
+        "currency",
+        "paid_at",
+        "gateway_response",
+        "channel",
+        "₦150,000.00",
+    ):
         assert field in human
 
 
@@ -76,7 +88,10 @@ def test_paystack_faults_are_exit_3_with_the_message(proaudit) -> None:
 
 
 def test_database_unreachable_is_exit_3_without_password(proaudit) -> None:
-    env = {"DATABASE_URL": "postgresql://postgres:Sup3rS3cret@127.0.0.1:1/billing", "PROAUDIT_PAYSTACK_SIMULATOR": "true"}
+    env = {
+        "DATABASE_URL": "postgresql://postgres:Sup3rS3cret@127.0.0.1:1/billing",
+        "PROAUDIT_PAYSTACK_SIMULATOR": "true",
+    }
     ran = proaudit("payments", "verify", "PSK-OK-0001", env=env)
     assert ran.exit_code == 3
     assert "Sup3rS3cret" not in ran.stdout + ran.stderr

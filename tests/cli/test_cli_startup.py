@@ -6,7 +6,16 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("httpx", "sqlalchemy", "psycopg", "redis", "pydantic", "pydantic_settings", "rich", "tenacity")
+HEAVY = (
+    "httpx",
+    "sqlalchemy",
+    "psycopg",
+    "redis",
+    "pydantic",
+    "pydantic_settings",
+    "rich",
+    "tenacity",
+)
 
 PROBE = """
 import json, sys

@@ -50,13 +50,19 @@ def test_replay_is_deduplicable_and_applies_once(proaudit) -> None:
     assert proaudit("webhooks", "replay", "PSK-STUCK-0001", "--yes").exit_code == 0
     assert subscription_of(proaudit, "PSK-STUCK-0001")["current_period_end"] == period  # not extended twice
     assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 0
-    attempts = [r for r in proaudit("--json", "audit", "log", "--target", "PSK-STUCK-0001").json()["data"]["records"]
-                if r["action"] == "webhooks.replay"]
+    attempts = [
+        r
+        for r in proaudit("--json", "audit", "log", "--target", "PSK-STUCK-0001").json()["data"]["records"]
+        if r["action"] == "webhooks.replay"
+    ]
     assert [r["outcome"] for r in attempts] == ["planned", "planned", "applied", "applied"]
     assert attempts[-1]["after"]["status_code"] == 200
 
 
-@pytest.mark.parametrize(("reference", "code"), [("PSK-FAILED-0001", 4), ("PSK-ABANDONED-0001", 4), ("PSK-GHOST-0001", 4), ("no way", 2)])
+@pytest.mark.parametrize(
+    ("reference", "code"),
+    [("PSK-FAILED-0001", 4), ("PSK-ABANDONED-0001", 4), ("PSK-GHOST-0001", 4), ("no way", 2)],
+)
 def test_replay_refuses_what_paystack_does_not_call_success(proaudit, reference: str, code: int) -> None:
     ran = proaudit("webhooks", "replay", reference, "--yes")
     assert ran.exit_code == code
@@ -69,12 +75,20 @@ def test_replay_endpoint_failures_are_exit_3_and_audited(proaudit) -> None:
         assert ran.exit_code == 3, ran.stderr
         assert len([line for line in ran.stderr.splitlines() if line.startswith("error:")]) == 1
     assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 1  # nothing applied
-    outcomes = [r["outcome"] for r in proaudit("--json", "audit", "log", "--target", "PSK-STUCK-0001").json()["data"]["records"]]
+    outcomes = [
+        r["outcome"] for r in proaudit("--json", "audit", "log", "--target", "PSK-STUCK-0001").json()["data"]["records"]
+    ]
     assert outcomes == ["failed", "failed"]
 
 
 def test_replay_paystack_unreachable_is_exit_3(proaudit) -> None:
-    ran = proaudit("webhooks", "replay", "PSK-STUCK-0001", "--yes", env={"PROAUDIT_SIM_ERROR_RATE": "1", "PAYSTACK_MAX_RETRIES": "0"})
+    ran = proaudit(
+        "webhooks",
+        "replay",
+        "PSK-STUCK-0001",
+        "--yes",
+        env={"PROAUDIT_SIM_ERROR_RATE": "1", "PAYSTACK_MAX_RETRIES": "0"},
+    )
     assert ran.exit_code == 3
 
 
@@ -86,7 +100,15 @@ def failed_inbox(proaudit) -> int:
 def test_retry_failed_with_500_leaves_them_failed_with_the_error(proaudit) -> None:
     before = failed_inbox(proaudit)
     assert before >= 2
-    ran = proaudit("--json", "webhooks", "retry-failed", "--hours", "720", "--yes", env={"PROAUDIT_APP_STATUS": "500"})
+    ran = proaudit(
+        "--json",
+        "webhooks",
+        "retry-failed",
+        "--hours",
+        "720",
+        "--yes",
+        env={"PROAUDIT_APP_STATUS": "500"},
+    )
     assert ran.exit_code == 1
     redeliveries = ran.json()["data"]["redeliveries"]
     assert len(redeliveries) == before
@@ -108,8 +130,11 @@ def test_retry_failed_empties_the_failed_inbox_when_healthy(proaudit) -> None:
     (left,) = older.json()["data"]["redeliveries"]
     assert left["reference"] == "PSK-ORPHAN-0001"
     assert left["inbox_status"] == "failed" and "PSK-ORPHAN-0001" in left["inbox_error"]
-    redeliveries = [r for r in proaudit("--json", "audit", "log", "--limit", "500").json()["data"]["records"]
-                    if r["action"] == "webhooks.redeliver"]
+    redeliveries = [
+        r
+        for r in proaudit("--json", "audit", "log", "--limit", "500").json()["data"]["records"]
+        if r["action"] == "webhooks.redeliver"
+    ]
     assert len(redeliveries) == len(ran.json()["data"]["redeliveries"]) + 1  # every attempt recorded
 
 

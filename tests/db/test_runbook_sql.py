@@ -14,7 +14,12 @@ from sqlalchemy import Engine, text
 
 RUNBOOK = Path(__file__).resolve().parent.parent / "data" / "billing-incident-runbook.md"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "billing-incident-runbook.md"
-SECTIONS = ("Payment Failures", "Subscription Issues", "Refund Processing", "Dunning/Collection Issues")
+SECTIONS = (
+    "Payment Failures",
+    "Subscription Issues",
+    "Refund Processing",
+    "Dunning/Collection Issues",
+)
 
 
 def runbook_statements() -> list[tuple[str, str]]:

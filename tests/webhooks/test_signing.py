@@ -25,8 +25,8 @@ def independent(body: bytes, key: str) -> str:
 def event(domain: str = "test") -> bytes:
     # Paystack's own spacing: not what json.dumps produces by default.
     return (
-        '{"event":"charge.success","data":{"id":4099260516,"domain":"%s","status":"success",'
-        '"reference":"re4lyvq3s3","amount":40333,"currency":"NGN"}}' % domain
+        '{"event":"charge.success","data":{"id":4099260516,"domain":"' + domain + '","status":"success",'
+        '"reference":"re4lyvq3s3","amount":40333,"currency":"NGN"}}'
     ).encode()
 
 

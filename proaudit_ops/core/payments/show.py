@@ -30,9 +30,11 @@ def show_payment(runtime: Runtime, reference: str) -> PaymentDetails:
 
     validate_reference(reference)
     with read_only(runtime.engine()) as conn:
-        payment = conn.execute(
-            select(payment_transactions).where(payment_transactions.c.reference == reference)
-        ).mappings().first()
+        payment = (
+            conn.execute(select(payment_transactions).where(payment_transactions.c.reference == reference))
+            .mappings()
+            .first()
+        )
         if payment is None:
             raise NotFoundError(
                 f"no payment {reference} in the database",

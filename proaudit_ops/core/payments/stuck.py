@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from proaudit_ops.core.payments.diagnosis import Diagnosis, diagnose
 from proaudit_ops.core.payments.fix import build_plan, payment_change
-from proaudit_ops.core.payments.views import TxView, database_view, fetch_at_paystack, paystack_view
+from proaudit_ops.core.payments.views import TxView, fetch_at_paystack, paystack_view
 from proaudit_ops.errors import ExitCode, PaystackError
 from proaudit_ops.money import Money
 from proaudit_ops.timeutil import utcnow
@@ -59,7 +59,12 @@ class StuckResult:
             return ExitCode.REFUSED
         if any(i.error for i in self.items):
             return ExitCode.UNAVAILABLE
-        left = [i for i in self.items if i.reference not in self.fixed and (not self.verified or i.diagnosis not in (Diagnosis.IN_PROGRESS, Diagnosis.CONSISTENT))]
+        left = [
+            i
+            for i in self.items
+            if i.reference not in self.fixed
+            and (not self.verified or i.diagnosis not in (Diagnosis.IN_PROGRESS, Diagnosis.CONSISTENT))
+        ]
         return ExitCode.FINDING if left else ExitCode.OK
 
 
@@ -72,7 +77,11 @@ def list_pending(runtime: Runtime, older_than: timedelta, since: timedelta) -> l
     now = utcnow()
     query = (
         select(pt.c.reference, pt.c.amount_kobo, pt.c.currency, pt.c.created_at)
-        .where(pt.c.status == "pending", pt.c.created_at <= now - older_than, pt.c.created_at >= now - since)
+        .where(
+            pt.c.status == "pending",
+            pt.c.created_at <= now - older_than,
+            pt.c.created_at >= now - since,
+        )
         .order_by(pt.c.created_at)
     )
     with read_only(runtime.engine()) as conn:
@@ -91,18 +100,30 @@ def list_pending(runtime: Runtime, older_than: timedelta, since: timedelta) -> l
 def _verify_one(runtime: Runtime, item: StuckItem) -> StuckItem:
     from dataclasses import replace
 
-    db = TxView(source="database", found=True, status="pending", amount=item.amount, currency=item.amount.currency)
+    db = TxView(
+        source="database",
+        found=True,
+        status="pending",
+        amount=item.amount,
+        currency=item.amount.currency,
+    )
     try:
         ps = paystack_view(fetch_at_paystack(runtime.paystack(), item.reference))
     except PaystackError as exc:
         return replace(item, error=exc.message)
     finding = diagnose(item.reference, db, ps)
     return replace(
-        item, paystack_status=ps.status, diagnosis=finding.diagnosis, explanation=finding.explanation, _paystack=ps
+        item,
+        paystack_status=ps.status,
+        diagnosis=finding.diagnosis,
+        explanation=finding.explanation,
+        _paystack=ps,
     )
 
 
-def verify_all(runtime: Runtime, items: list[StuckItem], concurrency: int, progress: Progress | None) -> list[StuckItem]:
+def verify_all(
+    runtime: Runtime, items: list[StuckItem], concurrency: int, progress: Progress | None
+) -> list[StuckItem]:
     """Check each at Paystack with bounded concurrency (the client honours 429 Retry-After)."""
     runtime.paystack()  # build the client once, before the threads share it
     done = 0
@@ -129,7 +150,10 @@ def scan_stuck(
     if verify:
         items = verify_all(runtime, items, concurrency, progress)
     return StuckResult(
-        since=utcnow() - since, older_than_minutes=int(older_than.total_seconds() // 60), verified=verify, items=items
+        since=utcnow() - since,
+        older_than_minutes=int(older_than.total_seconds() // 60),
+        verified=verify,
+        items=items,
     )
 
 
@@ -147,7 +171,14 @@ def fix_stuck(
     """Verify every pending payment, then fix all the fixable ones as ONE guarded plan."""
     from dataclasses import replace
 
-    scanned = scan_stuck(runtime, older_than=older_than, since=since, verify=True, concurrency=concurrency, progress=progress)
+    scanned = scan_stuck(
+        runtime,
+        older_than=older_than,
+        since=since,
+        verify=True,
+        concurrency=concurrency,
+        progress=progress,
+    )
     fixable = scanned.fixable
     if not fixable:
         return replace(scanned, fix_outcome="nothing")

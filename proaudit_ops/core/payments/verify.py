@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from proaudit_ops.core.payments.diagnosis import Diagnosis, Finding, diagnose
-from proaudit_ops.core.payments.views import TxView, database_view, fetch_at_paystack, paystack_view, read_payment_row
+from proaudit_ops.core.payments.views import (
+    TxView,
+    database_view,
+    fetch_at_paystack,
+    paystack_view,
+    read_payment_row,
+)
 from proaudit_ops.core.references import validate_reference
 from proaudit_ops.errors import ExitCode
 

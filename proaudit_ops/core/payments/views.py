@@ -67,9 +67,11 @@ def read_payment_row(conn: Connection, reference: str) -> dict[str, Any] | None:
 
     from proaudit_ops.db.schema import payment_transactions
 
-    row = conn.execute(
-        select(payment_transactions).where(payment_transactions.c.reference == reference)
-    ).mappings().first()
+    row = (
+        conn.execute(select(payment_transactions).where(payment_transactions.c.reference == reference))
+        .mappings()
+        .first()
+    )
     return dict(row) if row is not None else None
 
 

@@ -49,12 +49,20 @@ def probe_endpoint(runtime: Runtime, url: str | None = None) -> EndpointTest:
     # A reference lets the app deduplicate the probe like any event if it is ever redelivered.
     event = {
         "event": "proaudit.test",
-        "data": {"id": probe_id, "reference": f"proaudit-test-{probe_id}", "domain": domain, "sent_at": iso(utcnow())},
+        "data": {
+            "id": probe_id,
+            "reference": f"proaudit-test-{probe_id}",
+            "domain": domain,
+            "sent_at": iso(utcnow()),
+        },
     }
     body = canonical_bytes(event)
     signed = deliver(client, target, body, compute_signature(body, runtime.secret_key()))
     if signed.status_code is None:
-        raise EndpointUnavailable(f"the webhook endpoint did not answer: {signed.describe()}", hint="check the app and PROAUDIT_APP_BASE_URL")
+        raise EndpointUnavailable(
+            f"the webhook endpoint did not answer: {signed.describe()}",
+            hint="check the app and PROAUDIT_APP_BASE_URL",
+        )
     wrong = deliver(client, target, body, "0" * 128)
     unsigned = deliver(client, target, body, None)
     return EndpointTest(url=target, signed=signed, wrongly_signed=wrong, unsigned=unsigned)

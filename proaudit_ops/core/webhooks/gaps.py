@@ -68,7 +68,12 @@ def find_gaps(runtime: Runtime, since: timedelta, progress: Callable[[int, int],
     with read_only(runtime.engine()) as conn:
         for i in range(0, len(refs), 500):
             chunk = refs[i : i + 500]
-            rows.update({r.reference: r.status for r in conn.execute(select(pt.c.reference, pt.c.status).where(pt.c.reference.in_(chunk)))})
+            rows.update(
+                {
+                    r.reference: r.status
+                    for r in conn.execute(select(pt.c.reference, pt.c.status).where(pt.c.reference.in_(chunk)))
+                }
+            )
         processed = processed_references(conn, [r for r in refs if r in rows])
     gaps: list[Gap] = []
     missing: list[str] = []

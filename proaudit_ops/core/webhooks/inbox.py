@@ -55,7 +55,9 @@ def processed_references(conn: Connection, references: list[str]) -> set[str]:
     for start in range(0, len(references), 500):
         chunk = references[start : start + 500]
         query = select(we.c.reference).where(
-            we.c.reference.in_(chunk), we.c.status == "processed", we.c.event_type == "charge.success"
+            we.c.reference.in_(chunk),
+            we.c.status == "processed",
+            we.c.event_type == "charge.success",
         )
         found.update(r for (r,) in conn.execute(query) if r)
     return found

@@ -38,7 +38,9 @@ class ReplayResult:
         return ExitCode.REFUSED if self.outcome == "aborted" else ExitCode.OK
 
 
-def deliver_transaction(runtime: Runtime, client: httpx.Client, url: str, tx: Transaction) -> tuple[Delivery, int | None]:
+def deliver_transaction(
+    runtime: Runtime, client: httpx.Client, url: str, tx: Transaction
+) -> tuple[Delivery, int | None]:
     """Sign and POST the event for one Paystack transaction, and audit the attempt."""
     body = canonical_bytes(charge_success_event(tx))
     delivery = deliver(client, url, body, compute_signature(body, runtime.secret_key()))
@@ -47,7 +49,12 @@ def deliver_transaction(runtime: Runtime, client: httpx.Client, url: str, tx: Tr
         REPLAY_ACTION,
         tx.reference,
         "applied" if delivery.ok else "failed",
-        {"url": url, "status_code": delivery.status_code, "latency_ms": delivery.latency_ms, "error": delivery.error},
+        {
+            "url": url,
+            "status_code": delivery.status_code,
+            "latency_ms": delivery.latency_ms,
+            "error": delivery.error,
+        },
     )
     return delivery, seq
 
@@ -69,7 +76,11 @@ def paystack_success(runtime: Runtime, reference: str) -> Transaction:
 
 
 def replay(
-    runtime: Runtime, reference: str, options: ApplyOptions, confirm: Confirm, url: str | None = None
+    runtime: Runtime,
+    reference: str,
+    options: ApplyOptions,
+    confirm: Confirm,
+    url: str | None = None,
 ) -> ReplayResult:
     validate_reference(reference)
     tx = paystack_success(runtime, reference)
@@ -91,6 +102,7 @@ def replay(
     if not delivery.ok:
         raise EndpointUnavailable(
             f"the app endpoint did not accept the replay of {reference}: {delivery.describe()}",
-            hint="check the app (proaudit webhooks test); the attempt is in the audit log; rerun replay when it is healthy",
+            hint="check the app (proaudit webhooks test); the attempt is in the audit log; "
+            "rerun replay when it is healthy",
         )
     return ReplayResult(reference, target, event, signature, "delivered", delivery, seq)

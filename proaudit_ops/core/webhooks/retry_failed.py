@@ -77,7 +77,15 @@ def retry_failed(
         target="bulk" if len(events) > 1 else (events[0].reference or events[0].id),
         summary=f"redeliver {len(events)} failed webhook event(s) to {target}",
         count=len(events),
-        details=[{"event": e.event_type, "reference": e.reference, "attempts": e.attempts, "last_error": e.last_error} for e in events],
+        details=[
+            {
+                "event": e.event_type,
+                "reference": e.reference,
+                "attempts": e.attempts,
+                "last_error": e.last_error,
+            }
+            for e in events
+        ],
     )
     decision = gate(runtime, options, proposal, confirm)
     if decision != "go":
@@ -86,7 +94,12 @@ def retry_failed(
 
     def one(event: InboxEvent) -> Redelivery:
         body = event.raw_body  # the bytes as first received; only the signature is fresh
-        return Redelivery(event.id, event.event_type, event.reference, deliver(client, target, body, compute_signature(body, key)))
+        return Redelivery(
+            event.id,
+            event.event_type,
+            event.reference,
+            deliver(client, target, body, compute_signature(body, key)),
+        )
 
     done: list[Redelivery] = []
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
@@ -117,12 +130,22 @@ def _audit(runtime: Runtime, batch: list[Redelivery]) -> None:
             action=REDELIVER_ACTION,
             target=r.reference or r.event_id,
             outcome="applied" if r.delivery.ok else "failed",
-            after={"event_id": r.event_id, "event": r.event_type, "url": r.delivery.url,
-                   "status_code": r.delivery.status_code, "latency_ms": r.delivery.latency_ms, "error": r.delivery.error},
+            after={
+                "event_id": r.event_id,
+                "event": r.event_type,
+                "url": r.delivery.url,
+                "status_code": r.delivery.status_code,
+                "latency_ms": r.delivery.latency_ms,
+                "error": r.delivery.error,
+            },
         )
         for r in batch
     ]
     log = runtime.audit_log()
-    with write_tx(runtime.engine(), lock_timeout_ms=s.proaudit_lock_timeout_ms, statement_timeout_ms=s.proaudit_statement_timeout_ms) as conn:
+    with write_tx(
+        runtime.engine(),
+        lock_timeout_ms=s.proaudit_lock_timeout_ms,
+        statement_timeout_ms=s.proaudit_statement_timeout_ms,
+    ) as conn:
         for entry in entries:
             log.append(conn, entry)

@@ -57,7 +57,10 @@ def sign(body: bytes, secret_key: str) -> SignResult:
     event = parse_event(body)
     signature = compute_signature(body, secret_key)
     return SignResult(
-        signature=signature, header=f"x-paystack-signature: {signature}", bytes_signed=len(body), event=_name(event)
+        signature=signature,
+        header=f"x-paystack-signature: {signature}",
+        bytes_signed=len(body),
+        event=_name(event),
     )
 
 
