@@ -101,7 +101,9 @@ def pending_success_batch(
         ref = f"{prefix}-{i + 1:06d}"
         age = timedelta(hours=1, seconds=int(span * i / max(1, count)))
         inbox = ("failed", 1, FAILED_ERROR) if failed_events else None
-        pay = Pay(ref, org.slug, MONTHLY_PRICE[org.tier], "pending", "success", age, entry=CHECKOUT)
+        channel = "card" if org.card is not None else "bank_transfer"
+        price = MONTHLY_PRICE[org.tier]
+        pay = Pay(ref, org.slug, price, "pending", "success", age, entry=CHECKOUT, channel=channel)
         sim = _sim_row(pay, org, first_txn_id + i, now, i)
         batch.references.append(ref)
         batch.sim_transactions.append(sim)

@@ -18,6 +18,7 @@ from proaudit_ops.redact import mask_url
 
 LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_not_available (NOWAIT, lock_timeout)
 QUERY_CANCELED = "57014"  # statement_timeout
+UNDEFINED_OBJECT = ("42P01", "42703")  # undefined_table, undefined_column
 
 
 def make_engine(url: str, *, connect_timeout_s: int = 5) -> Engine:
@@ -69,6 +70,11 @@ def describe_db_error(exc: BaseException, url: str) -> ProauditError:
             hint="someone else is changing it; retry in a moment",
         )
     where = mask_url(url.replace("+psycopg", "").replace("+pysqlite", ""))
+    if sqlstate in UNDEFINED_OBJECT or "no such table" in detail or "no such column" in detail:
+        return DatabaseUnavailable(
+            f"the database at {where} lacks what the tool needs: {mask_url(detail)}",
+            hint="run proaudit config check: it lists the schema drift",
+        )
     if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
         return DatabaseUnavailable(
             f"cannot reach the database at {where}: {mask_url(detail)}",
