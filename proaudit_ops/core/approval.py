@@ -11,14 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from proaudit_ops.db.guard import LIVE_KEY_REFUSAL, NO_TTY_REFUSAL
 from proaudit_ops.errors import Refused
 
 if TYPE_CHECKING:
     from proaudit_ops.db.guard import ApplyOptions
     from proaudit_ops.runtime import Runtime
 
-LIVE_REFUSAL = "a live Paystack key (sk_live_) is configured: add --live to act on production"
-NO_TTY_REFUSAL = "no terminal to confirm on: pass --yes to apply, or --dry-run to look"
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ def gate(runtime: Runtime, options: ApplyOptions, proposal: Proposal, confirm: C
             "refused",
             {**summary, "reason": "live key without --live"},
         )
-        raise Refused(LIVE_REFUSAL)
+        raise Refused(LIVE_KEY_REFUSAL, hint="rerun with --live if you mean to act on production")
     if options.dry_run:
         audit_standalone(runtime, proposal.action, proposal.target, "planned", summary)
         return "planned"
