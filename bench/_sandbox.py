@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import secrets
 import subprocess
 import sys
@@ -210,9 +211,7 @@ def served(
     stop_event = threading.Event()
     server = _Server(("127.0.0.1", 0), stop_event)
     server.set_app(dispatcher(Simulator(sim_engine, faults), app))
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -232,14 +231,8 @@ def proaudit_argv() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "proaudit_ops"]
 
 
-def cli_env(
-    *, database_url: str, paystack_url: str, home: Path, app_url: str | None = None
-) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(_SCRUB_PREFIXES) and k not in _SCRUB_NAMES
-    }
+def cli_env(*, database_url: str, paystack_url: str, home: Path, app_url: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB_PREFIXES) and k not in _SCRUB_NAMES}
     env.update(
         DATABASE_URL=database_url,
         PAYSTACK_SECRET_KEY=SECRET_KEY,
@@ -264,6 +257,7 @@ class CliRun:
     exit_code: int | None  # None: killed at the time limit
     envelope: dict[str, Any] | None
     stderr: str
+    cpu_s: float = 0.0  # user + system CPU of the subprocess
 
     @property
     def data(self) -> dict[str, Any]:
@@ -277,20 +271,31 @@ class CliRun:
 def run_cli(args: list[str], env: dict[str, str], *, timeout_s: float) -> CliRun:
     """`proaudit --json ARGS`, wall-clocked with perf_counter around the subprocess."""
     argv = [*proaudit_argv(), "--json", *args]
+    before = _children_cpu()
     start = time.perf_counter()
     try:
-        proc = subprocess.run(
-            argv, env=env, capture_output=True, text=True, timeout=timeout_s, check=False
-        )
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired as exc:
         stderr = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
         return CliRun(argv, time.perf_counter() - start, None, None, stderr)
     elapsed = time.perf_counter() - start
+    cpu = _children_cpu() - before
     try:
         envelope = json.loads(proc.stdout) if proc.stdout.strip() else None
     except ValueError:
         envelope = None
-    return CliRun(argv, elapsed, proc.returncode, envelope, proc.stderr)
+    return CliRun(argv, elapsed, proc.returncode, envelope, proc.stderr, cpu)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def own_cpu() -> float:
+    """CPU of this process: in the benches, almost all of it is the served sandbox's threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -300,4 +305,3 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines.extend("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
     return "\n".join(lines)
-

@@ -25,6 +25,7 @@ from _sandbox import (
     insert_simulator,
     new_sandbox,
     next_sim_id,
+    own_cpu,
     pending_success_batch,
     run_cli,
     served,
@@ -51,9 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--payments", type=int, default=1000, help="synthetic stuck payments")
     parser.add_argument("--latency-ms", type=int, default=50, help="simulator latency per call")
-    parser.add_argument(
-        "--concurrency", type=int, nargs="+", default=[8], help="one run per value (e.g. 1 8)"
-    )
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[8], help="one run per value (e.g. 1 8)")
     parser.add_argument("--timeout", type=float, default=120.0, help="per-run limit, seconds")
     args = parser.parse_args()
 
@@ -61,9 +60,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         db_path, engine = new_sandbox(tmp)
         try:
-            batch = pending_success_batch(
-                args.payments, now=utcnow(), first_txn_id=next_sim_id(engine)
-            )
+            batch = pending_success_batch(args.payments, now=utcnow(), first_txn_id=next_sim_id(engine))
             insert_billing(engine, batch)
             insert_simulator(engine, batch)
             expected = count_pending(engine, older_than=OLDER_THAN, since=SINCE)
@@ -82,14 +79,15 @@ def main() -> None:
             listing = run_cli(["payments", "stuck", "--since", "48h"], env, timeout_s=args.timeout)
             listed = len(listing.data.get("items") or [])
             print(
-                f"fixed cost (same command without --verify, {listed} listed): "
-                f"{listing.elapsed_s:.2f} s",
+                f"fixed cost (same command without --verify, {listed} listed): {listing.elapsed_s:.2f} s",
                 flush=True,
             )
             for concurrency in args.concurrency:
                 argv = ["payments", "stuck", "--verify", "--since", "48h"]
                 argv += ["--concurrency", str(concurrency)]
+                server_cpu = own_cpu()
                 run = run_cli(argv, env, timeout_s=args.timeout)
+                server_cpu = own_cpu() - server_cpu
                 items, ok, errors = verified_count(run)
                 if run.envelope is None or ok != expected:
                     problems.append(
@@ -109,11 +107,13 @@ def main() -> None:
                         f"{ideal:.2f}",
                         f"{ratio:.2f}",
                         met if concurrency == 8 else f"({met})",
+                        f"{run.cpu_s:.1f}",
+                        f"{server_cpu:.1f}",
                     ]
                 )
         headers = ["conc", "items", "verified", "errors", "elapsed s", "ideal s", "ratio"]
-        print(table([*headers, f"<{TARGET_RATIO}"], rows))
-        print("ideal = items x latency / concurrency; the target applies at concurrency 8")
+        print(table([*headers, f"<{TARGET_RATIO}", "cli cpu s", "server cpu s"], rows))
+        print("ideal = items x latency / concurrency; the target applies at concurrency 8; cpu = user+system seconds")
         for problem in problems:
             print(f"CHECK FAILED: {problem}")
 

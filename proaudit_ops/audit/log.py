@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -58,20 +59,30 @@ class AuditLog:
 
     def append(self, conn: Connection, entry: AuditEntry) -> AuditRecord:
         """Append inside the caller's transaction: the change and its record commit together."""
+        return self.append_many(conn, [entry])[0]
+
+    def append_many(self, conn: Connection, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        """Several records in the caller's transaction: one lock, one read of the head, one INSERT
+        (bulk commands record thousands of attempts)."""
         ctx = self.context
-        return self._insert(
+        return self._insert_many(
             conn,
-            ts=utcnow(),
-            actor=ctx.actor,
-            host=ctx.host,
-            command=ctx.command,
-            incident=ctx.incident,
-            action=entry.action,
-            target=entry.target,
-            before=entry.before,
-            after=entry.after,
-            outcome=entry.outcome,
-            external_ids=entry.external_ids,
+            [
+                {
+                    "ts": utcnow(),
+                    "actor": ctx.actor,
+                    "host": ctx.host,
+                    "command": ctx.command,
+                    "incident": ctx.incident,
+                    "action": entry.action,
+                    "target": entry.target,
+                    "before": entry.before,
+                    "after": entry.after,
+                    "outcome": entry.outcome,
+                    "external_ids": entry.external_ids,
+                }
+                for entry in entries
+            ],
         )
 
     def append_standalone(self, engine: Engine | None, entry: AuditEntry) -> AuditRecord:
@@ -128,9 +139,7 @@ class AuditLog:
                     f"{checked.detail}; nothing was shipped",
                     hint="keep the file as evidence, move it aside and report it",
                 )
-            records = [
-                AuditRecord.from_dict(json.loads(line)) for line in fallback.read_lines(path)
-            ]
+            records = [AuditRecord.from_dict(json.loads(line)) for line in fallback.read_lines(path)]
             renamed = _shipped_name(path)
             shipped: list[AuditRecord] = []
             skipped = 0
@@ -176,29 +185,39 @@ class AuditLog:
     # -- internals --------------------------------------------------------------------------
 
     def _insert(self, conn: Connection, **fields: Any) -> AuditRecord:
+        return self._insert_many(conn, [fields])[0]
+
+    def _insert_many(self, conn: Connection, many: list[dict[str, Any]]) -> list[AuditRecord]:
         _serialise(conn)
         last = conn.execute(select(T.c.seq, T.c.hash).order_by(T.c.seq.desc()).limit(1)).first()
         seq, prev_hash = (int(last[0]) + 1, str(last[1])) if last is not None else (1, GENESIS_HASH)
-        record = _build(seq, prev_hash, **fields)
-        conn.execute(
-            insert(T).values(
-                seq=record.seq,
-                ts=record.ts,
-                actor=record.actor,
-                host=record.host,
-                command=record.command,
-                incident=record.incident,
-                action=record.action,
-                target=record.target,
-                before=canonical_text_or_none(record.before),
-                after=canonical_text_or_none(record.after),
-                outcome=record.outcome,
-                external_ids=canonical_text_or_none(record.external_ids),
-                prev_hash=record.prev_hash,
-                hash=record.hash,
-            )
-        )
-        return record
+        records: list[AuditRecord] = []
+        for fields in many:
+            record = _build(seq, prev_hash, **fields)
+            records.append(record)
+            seq, prev_hash = seq + 1, record.hash
+        if records:
+            conn.execute(insert(T), [_row(record) for record in records])
+        return records
+
+
+def _row(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "seq": record.seq,
+        "ts": record.ts,
+        "actor": record.actor,
+        "host": record.host,
+        "command": record.command,
+        "incident": record.incident,
+        "action": record.action,
+        "target": record.target,
+        "before": canonical_text_or_none(record.before),
+        "after": canonical_text_or_none(record.after),
+        "outcome": record.outcome,
+        "external_ids": canonical_text_or_none(record.external_ids),
+        "prev_hash": record.prev_hash,
+        "hash": record.hash,
+    }
 
 
 def _serialise(conn: Connection) -> None:
@@ -277,9 +296,7 @@ def _shipped_fields(rec: AuditRecord, path: Path) -> dict[str, Any]:
 
 def _shipped_hashes(conn: Connection) -> set[str]:
     """original_hash of every record already shipped from a fallback file."""
-    rows = conn.execute(
-        select(T.c.external_ids).where(T.c.external_ids.contains('"original_hash":'))
-    ).scalars()
+    rows = conn.execute(select(T.c.external_ids).where(T.c.external_ids.contains('"original_hash":'))).scalars()
     out: set[str] = set()
     for raw in rows:
         try:

@@ -128,9 +128,7 @@ class BillingApp:
             return send(json_response(404, {"detail": "Not Found"}), start_response)
         fault = self._decide(method, path)
         if fault is not None and fault.kind is FaultKind.TIMEOUT:
-            raise SimulatedTimeout(
-                f"simulated app timeout on {method} {path}", wait_s=self.faults.timeout_s
-            )
+            raise SimulatedTimeout(f"simulated app timeout on {method} {path}", wait_s=self.faults.timeout_s)
         if path == HEALTH_PATH:
             return send(self._health(fault), start_response)
         if method != "POST":
@@ -170,9 +168,7 @@ class BillingApp:
         if fault is not None and fault.kind is FaultKind.MALFORMED:
             return Response(200, b"<html><body>OK</body></html>", content_type="text/html")
         if fault is not None and fault.kind is FaultKind.ERROR and (fault.status or 500) != 500:
-            return json_response(
-                fault.status or 502, {"detail": "upstream unavailable (simulated proxy error)"}
-            )
+            return json_response(fault.status or 502, {"detail": "upstream unavailable (simulated proxy error)"})
         fail = fault is not None and fault.kind is FaultKind.ERROR
         try:
             request = read_request(environ, limit=MAX_BODY_BYTES)
@@ -271,9 +267,7 @@ class BillingApp:
         problem = self._mismatch(payment, data)
         if problem is not None:
             return Outcome("failed", 422, problem, problem)
-        sku_query = select(tenant_skus).where(
-            tenant_skus.c.organization_id == payment["organization_id"]
-        )
+        sku_query = select(tenant_skus).where(tenant_skus.c.organization_id == payment["organization_id"])
         if conn.dialect.name == "postgresql":
             sku_query = sku_query.with_for_update()
         sku = conn.execute(sku_query).mappings().first()

@@ -310,19 +310,13 @@ def take_scripted_fault(engine: Engine, method: str, path: str) -> Fault | None:
     if not pending:
         return None
     with write_conn(engine) as conn:
-        rows = conn.execute(
-            select(sim_faults).where(sim_faults.c.remaining > 0).order_by(sim_faults.c.id)
-        ).all()
+        rows = conn.execute(select(sim_faults).where(sim_faults.c.remaining > 0).order_by(sim_faults.c.id)).all()
         for row in rows:
             if row.method not in (None, method) or not _matches(row.path, path):
                 continue
             if row.remaining <= 1:
                 conn.execute(delete(sim_faults).where(sim_faults.c.id == row.id))
             else:
-                conn.execute(
-                    update(sim_faults)
-                    .where(sim_faults.c.id == row.id)
-                    .values(remaining=row.remaining - 1)
-                )
+                conn.execute(update(sim_faults).where(sim_faults.c.id == row.id).values(remaining=row.remaining - 1))
             return Fault(FaultKind(row.kind), row.status)
     return None

@@ -74,9 +74,7 @@ def ensure_sandbox(db_path: Path) -> Engine:
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(
-            f"cannot create the sandbox folder {db_path.parent}: {exc.strerror}"
-        ) from None
+        raise ConfigError(f"cannot create the sandbox folder {db_path.parent}: {exc.strerror}") from None
     engine = make_engine(url)
     try:
         seeded, fingerprint = _marker(engine)
@@ -152,9 +150,7 @@ def sandbox_summary(engine: Engine, db_path: Path) -> SandboxSummary:
         return SandboxSummary(
             path=Path(db_path),
             seeded_at=parse_iso(seeded),
-            organizations=int(
-                conn.execute(select(func.count()).select_from(organizations)).scalar() or 0
-            ),
+            organizations=int(conn.execute(select(func.count()).select_from(organizations)).scalar() or 0),
             payments_by_status=_counts(conn, payment_transactions.c.status),
             inbox_by_status=_counts(conn, webhook_events.c.status),
             paystack_by_status=_counts(conn, sim_transactions.c.status),

@@ -126,9 +126,7 @@ def build_dataset(now: datetime) -> Dataset:
     sims: dict[str, Row] = {}
     for index, pay in enumerate(sorted(PAYMENTS, key=lambda p: -p.age.total_seconds())):
         org = ORG_BY_SLUG[pay.org]
-        sim = (
-            _sim_row(pay, org, FIRST_SEEDED_TRANSACTION_ID + index, now, index) if pay.ps else None
-        )
+        sim = _sim_row(pay, org, FIRST_SEEDED_TRANSACTION_ID + index, now, index) if pay.ps else None
         if sim is not None:
             ds.sim_transactions.append(sim)
             sims[pay.ref] = sim
@@ -262,12 +260,8 @@ def _sim_row(pay: Pay, org: Org, txn_id: int, now: datetime, index: int) -> Row:
         "customer": dumps(_customer(org)),
         "authorization": dumps(authorization),
         "metadata": dumps(metadata),
-        "log": dumps(
-            shapes.make_log(created, status=pay.ps, channel=pay.channel, failure=pay.failure)
-        ),
-        "source": dumps(
-            {"source": "merchant_api", "type": "api", "identifier": None, "entry_point": pay.entry}
-        ),
+        "log": dumps(shapes.make_log(created, status=pay.ps, channel=pay.channel, failure=pay.failure)),
+        "source": dumps({"source": "merchant_api", "type": "api", "identifier": None, "entry_point": pay.entry}),
         "paid_at": created + timedelta(seconds=90) if paid else None,
         "created_at": created,
         "updated_at": created + timedelta(seconds=90),
@@ -297,9 +291,7 @@ def _payment_row(pay: Pay, org: Org, sim: Row | None, now: datetime) -> Row:
     }
 
 
-def _event(
-    event_type: str, ref: str, body: Row, when: datetime, inbox: tuple[str, int, str | None]
-) -> Row:
+def _event(event_type: str, ref: str, body: Row, when: datetime, inbox: tuple[str, int, str | None]) -> Row:
     raw = dumps(body).encode("utf-8")
     status, attempts, error = inbox
     return {
@@ -343,9 +335,7 @@ def _add_refund(ds: Dataset, sim: Row) -> None:
         updated_at=created,
     )
     body = shapes.refund_processed_event(refund, loads(sim["customer"]))
-    ds.webhook_events.append(
-        _event("refund.processed", sim["reference"], body, refund["refunded_at"], OK_EVENT)
-    )
+    ds.webhook_events.append(_event("refund.processed", sim["reference"], body, refund["refunded_at"], OK_EVENT))
 
 
 def _tenant_row(ds: Dataset, org: Org, now: datetime) -> Row:
@@ -373,9 +363,7 @@ def _tenant_row(ds: Dataset, org: Org, now: datetime) -> Row:
         # (past due and cancelled: every such org last paid more than a month ago).
         paid = [p["paid_at"] for p in ds.payment_transactions if p["organization_id"] == org.id]
         start = max(t for t in paid if t is not None)
-        row.update(
-            current_period_start=start, current_period_end=add_period(start, org.billing_cycle)
-        )
+        row.update(current_period_start=start, current_period_end=add_period(start, org.billing_cycle))
     row["updated_at"] = max(joined, row["current_period_start"])
     return row
 
@@ -400,9 +388,7 @@ def _dunning_rows(ds: Dataset, now: datetime) -> list[Row]:
                 "last_attempt_at": last_attempt,
                 "next_retry_at": now + retry_in if retry_in is not None else None,
                 "created_at": created,
-                "updated_at": created + timedelta(days=2)
-                if status == "recovered"
-                else last_attempt,
+                "updated_at": created + timedelta(days=2) if status == "recovered" else last_attempt,
             }
         )
     return rows

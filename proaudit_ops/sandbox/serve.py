@@ -10,6 +10,7 @@ the connection without an answer after the side effect is committed.
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -207,9 +208,7 @@ def serve_sandbox(
         ) from None
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a server stops: a clean shutdown already happened
-    return ServeResult(
-        urls[0] if urls else f"http://127.0.0.1:{port}", Path(db_path), faults, app_faults
-    )
+    return ServeResult(urls[0] if urls else f"http://127.0.0.1:{port}", Path(db_path), faults, app_faults)
 
 
 def serve(
@@ -227,6 +226,7 @@ def serve(
     Raises ValueError for a non-loopback host, OSError when the port cannot be bound."""
     server, stop_event, dispose = _build(host, port, db_path, faults, app_faults, secret_key)
     url = f"http://127.0.0.1:{server.server_address[1]}"
+    previous = _sigterm_as_interrupt()
     try:
         if on_ready is not None:
             on_ready(url)
@@ -235,6 +235,19 @@ def serve(
         stop_event.set()
         server.server_close()
         dispose()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_as_interrupt() -> Any:
+    """SIGTERM stops the server like Ctrl-C does (main thread only); returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def start_background_server(
@@ -248,9 +261,7 @@ def start_background_server(
 ) -> tuple[str, Callable[[], None]]:
     """Serve in a daemon thread (tests, benches): returns (base URL, stop). Port 0 = any free."""
     server, stop_event, dispose = _build(host, port, db_path, faults, app_faults, secret_key)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     stopped = threading.Event()
 

@@ -33,9 +33,7 @@ def paystack_fees(amount: int, currency: str) -> int:
     return min(fee, 200_000)
 
 
-def make_log(
-    start: datetime, *, status: str, channel: str, failure: str | None = None
-) -> dict[str, Any]:
+def make_log(start: datetime, *, status: str, channel: str, failure: str | None = None) -> dict[str, Any]:
     """The `log` object: what the customer did on the checkout."""
     aware = as_utc(start)
     assert aware is not None
@@ -43,9 +41,7 @@ def make_log(
         {"type": "action", "message": f"Attempted to pay with {channel}", "time": 2},
     ]
     if status in ("success", "reversed"):
-        history.append(
-            {"type": "success", "message": f"Successfully paid with {channel}", "time": 9}
-        )
+        history.append({"type": "success", "message": f"Successfully paid with {channel}", "time": 9})
     elif status == "failed":
         history.append({"type": "error", "message": f"Error: {failure or 'Declined'}", "time": 7})
     else:
@@ -62,9 +58,7 @@ def make_log(
     }
 
 
-def render_transaction(
-    row: RowLike, domain: str, view: TransactionView = "verify"
-) -> dict[str, Any]:
+def render_transaction(row: RowLike, domain: str, view: TransactionView = "verify") -> dict[str, Any]:
     paid_at = ps_time(row["paid_at"])
     created_at = ps_time(row["created_at"])
     authorization = loads(row["authorization"]) or {}
@@ -140,9 +134,7 @@ def charge_success_event(row: RowLike, domain: str = "test") -> dict[str, Any]:
     return {"event": "charge.success", "data": render_transaction(row, domain, "event")}
 
 
-def refund_processed_event(
-    refund: RowLike, customer: RowLike, domain: str = "test"
-) -> dict[str, Any]:
+def refund_processed_event(refund: RowLike, customer: RowLike, domain: str = "test") -> dict[str, Any]:
     """`refund.processed`: amount is a string and there is no refund id (as Paystack sends it)."""
     return {
         "event": "refund.processed",
@@ -282,9 +274,7 @@ def error(
     return body
 
 
-def validation_error(
-    message: str, code: str = "invalid_params", next_step: str | None = None
-) -> dict[str, Any]:
+def validation_error(message: str, code: str = "invalid_params", next_step: str | None = None) -> dict[str, Any]:
     return error(
         message,
         type_="validation_error",

@@ -58,9 +58,7 @@ def _find_transaction(conn: Connection, key: str) -> RowLike | None:
 def create(ctx: SimContext, request: Request, _params: Mapping[str, str]) -> Response:
     body = parse_form_or_json(request)
     if body is None:
-        return json_response(
-            400, shapes.validation_error("Invalid request body: send JSON or form-encoded data")
-        )
+        return json_response(400, shapes.validation_error("Invalid request body: send JSON or form-encoded data"))
     key = str(body.get("transaction") or "").strip()
     if not key:
         return json_response(
@@ -87,9 +85,7 @@ def create(ctx: SimContext, request: Request, _params: Mapping[str, str]) -> Res
         if currency != txn["currency"]:
             return json_response(
                 400,
-                shapes.validation_error(
-                    f"Currency mismatch: the transaction was paid in {txn['currency']}"
-                ),
+                shapes.validation_error(f"Currency mismatch: the transaction was paid in {txn['currency']}"),
             )
         if txn["status"] == "reversed":
             return json_response(400, FULLY_REVERSED)
@@ -156,13 +152,9 @@ def list_refunds(ctx: SimContext, request: Request, _params: Mapping[str, str]) 
         where.append(r.currency == currency.upper())
     joined = sim_refunds.join(sim_transactions, sim_transactions.c.id == r.transaction_id)
     with read_conn(ctx.engine) as conn:
-        total = int(
-            conn.execute(select(func.count()).select_from(sim_refunds).where(*where)).scalar() or 0
-        )
+        total = int(conn.execute(select(func.count()).select_from(sim_refunds).where(*where)).scalar() or 0)
         failed = int(
-            conn.execute(
-                select(func.count()).select_from(sim_refunds).where(*where, r.status == "failed")
-            ).scalar()
+            conn.execute(select(func.count()).select_from(sim_refunds).where(*where, r.status == "failed")).scalar()
             or 0
         )
         rows = (
@@ -203,21 +195,15 @@ def fetch(ctx: SimContext, _request: Request, params: Mapping[str, str]) -> Resp
     if not raw.isdigit():
         return json_response(400, shapes.validation_error("Refund ID should be numeric."))
     with read_conn(ctx.engine) as conn:
-        refund = (
-            conn.execute(select(sim_refunds).where(sim_refunds.c.id == int(raw))).mappings().first()
-        )
+        refund = conn.execute(select(sim_refunds).where(sim_refunds.c.id == int(raw))).mappings().first()
         if refund is None:
             return json_response(404, {"status": False, "message": "Refund not found"})
         txn = (
-            conn.execute(
-                select(sim_transactions).where(sim_transactions.c.id == refund["transaction_id"])
-            )
+            conn.execute(select(sim_transactions).where(sim_transactions.c.id == refund["transaction_id"]))
             .mappings()
             .one()
         )
-    return json_response(
-        200, shapes.ok("Refund retrieved", shapes.render_refund(refund, txn, ctx.domain))
-    )
+    return json_response(200, shapes.ok("Refund retrieved", shapes.render_refund(refund, txn, ctx.domain)))
 
 
 def set_refund_status(engine: Engine, refund_id: int, status: str) -> None:
@@ -226,9 +212,7 @@ def set_refund_status(engine: Engine, refund_id: int, status: str) -> None:
         raise ValueError(f"unknown refund status {status!r}; one of {', '.join(REFUND_STATUSES)}")
     now = utcnow()
     with write_conn(engine) as conn:
-        refund = (
-            conn.execute(select(sim_refunds).where(sim_refunds.c.id == refund_id)).mappings().one()
-        )
+        refund = conn.execute(select(sim_refunds).where(sim_refunds.c.id == refund_id)).mappings().one()
         conn.execute(
             update(sim_refunds)
             .where(sim_refunds.c.id == refund_id)
@@ -239,9 +223,7 @@ def set_refund_status(engine: Engine, refund_id: int, status: str) -> None:
             )
         )
         txn = (
-            conn.execute(
-                select(sim_transactions).where(sim_transactions.c.id == refund["transaction_id"])
-            )
+            conn.execute(select(sim_transactions).where(sim_transactions.c.id == refund["transaction_id"]))
             .mappings()
             .one()
         )

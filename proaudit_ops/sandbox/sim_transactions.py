@@ -58,17 +58,13 @@ class BadParam(ValueError):
 def verify(ctx: SimContext, _request: Request, params: Mapping[str, str]) -> Response:
     with read_conn(ctx.engine) as conn:
         row = (
-            conn.execute(
-                select(sim_transactions).where(sim_transactions.c.reference == params["reference"])
-            )
+            conn.execute(select(sim_transactions).where(sim_transactions.c.reference == params["reference"]))
             .mappings()
             .first()
         )
     if row is None:
         return json_response(404, {"status": False, "message": "Transaction reference not found"})
-    return json_response(
-        200, shapes.ok("Verification successful", shapes.render_transaction(row, ctx.domain))
-    )
+    return json_response(200, shapes.ok("Verification successful", shapes.render_transaction(row, ctx.domain)))
 
 
 def fetch(ctx: SimContext, _request: Request, params: Mapping[str, str]) -> Response:
@@ -76,16 +72,10 @@ def fetch(ctx: SimContext, _request: Request, params: Mapping[str, str]) -> Resp
     if not raw.isdigit():
         return json_response(400, shapes.validation_error("Transaction ID should be numeric."))
     with read_conn(ctx.engine) as conn:
-        row = (
-            conn.execute(select(sim_transactions).where(sim_transactions.c.id == int(raw)))
-            .mappings()
-            .first()
-        )
+        row = conn.execute(select(sim_transactions).where(sim_transactions.c.id == int(raw))).mappings().first()
     if row is None:
         return json_response(404, {"status": False, "message": "Transaction not found"})
-    return json_response(
-        200, shapes.ok("Transaction retrieved", shapes.render_transaction(row, ctx.domain, "fetch"))
-    )
+    return json_response(200, shapes.ok("Transaction retrieved", shapes.render_transaction(row, ctx.domain, "fetch")))
 
 
 def timeline(ctx: SimContext, _request: Request, params: Mapping[str, str]) -> Response:
@@ -93,9 +83,7 @@ def timeline(ctx: SimContext, _request: Request, params: Mapping[str, str]) -> R
     column = sim_transactions.c.id if key.isdigit() else sim_transactions.c.reference
     with read_conn(ctx.engine) as conn:
         row = (
-            conn.execute(
-                select(sim_transactions).where(column == (int(key) if key.isdigit() else key))
-            )
+            conn.execute(select(sim_transactions).where(column == (int(key) if key.isdigit() else key)))
             .mappings()
             .first()
         )
@@ -181,11 +169,7 @@ def list_transactions(ctx: SimContext, request: Request, _params: Mapping[str, s
     try:
         per_page = positive_int(request, "perPage", 50)
         where = _list_filters(request)
-        if (
-            (request.arg("use_cursor") or "").lower() == "true"
-            or request.arg("next")
-            or request.arg("previous")
-        ):
+        if (request.arg("use_cursor") or "").lower() == "true" or request.arg("next") or request.arg("previous"):
             return _list_cursor(ctx, request, where, per_page)
         page = positive_int(request, "page", 1)
     except BadParam as exc:
@@ -193,9 +177,7 @@ def list_transactions(ctx: SimContext, request: Request, _params: Mapping[str, s
     t = sim_transactions.c
     with read_conn(ctx.engine) as conn:
         total, volume = conn.execute(
-            select(func.count(), func.coalesce(func.sum(t.amount), 0))
-            .select_from(sim_transactions)
-            .where(*where)
+            select(func.count(), func.coalesce(func.sum(t.amount), 0)).select_from(sim_transactions).where(*where)
         ).one()
         rows = (
             conn.execute(
@@ -220,9 +202,7 @@ def list_transactions(ctx: SimContext, request: Request, _params: Mapping[str, s
     return json_response(200, shapes.ok("Transactions retrieved", data, meta))
 
 
-def _list_cursor(
-    ctx: SimContext, request: Request, where: list[ColumnElement[bool]], per_page: int
-) -> Response:
+def _list_cursor(ctx: SimContext, request: Request, where: list[ColumnElement[bool]], per_page: int) -> Response:
     t = sim_transactions.c
     after, before = request.arg("next"), request.arg("previous")
     if after in ("null", ""):
@@ -241,9 +221,7 @@ def _list_cursor(
     order = (t.created_at.asc(), t.id.asc()) if backwards else (t.created_at.desc(), t.id.desc())
     with read_conn(ctx.engine) as conn:
         rows = list(
-            conn.execute(
-                select(sim_transactions).where(*conditions).order_by(*order).limit(per_page + 1)
-            )
+            conn.execute(select(sim_transactions).where(*conditions).order_by(*order).limit(per_page + 1))
             .mappings()
             .all()
         )
@@ -268,9 +246,7 @@ def _list_cursor(
 def customer_for(conn: Connection, email: str) -> tuple[int, dict[str, Any]]:
     """The customer Paystack knows by this email, or a new one (deterministic code)."""
     t = sim_transactions.c
-    known = conn.execute(
-        select(t.customer_id, t.customer).where(t.customer_email == email.lower()).limit(1)
-    ).first()
+    known = conn.execute(select(t.customer_id, t.customer).where(t.customer_email == email.lower()).limit(1)).first()
     if known is not None:
         return int(known.customer_id), loads(known.customer)
     current = conn.execute(select(func.max(t.customer_id))).scalar()
@@ -292,18 +268,14 @@ def customer_for(conn: Connection, email: str) -> tuple[int, dict[str, Any]]:
 def _body(request: Request) -> dict[str, Any] | Response:
     body = parse_form_or_json(request)
     if body is None:
-        return json_response(
-            400, shapes.validation_error("Invalid request body: send JSON or form-encoded data")
-        )
+        return json_response(400, shapes.validation_error("Invalid request body: send JSON or form-encoded data"))
     return body
 
 
 def _amount(body: RowLike) -> int | Response:
     raw = body.get("amount")
     if raw is None or raw == "":
-        return json_response(
-            400, shapes.validation_error("Amount is required", code="missing_params")
-        )
+        return json_response(400, shapes.validation_error("Amount is required", code="missing_params"))
     try:
         amount = to_subunits(raw)
     except ValueError:
@@ -336,9 +308,7 @@ def _common_checks(body: RowLike) -> tuple[str, int, str, str | None] | Response
         if not REFERENCE_RE.match(reference):
             return json_response(
                 400,
-                shapes.validation_error(
-                    "Invalid reference. Only -, ., = and alphanumeric characters are allowed"
-                ),
+                shapes.validation_error("Invalid reference. Only -, ., = and alphanumeric characters are allowed"),
             )
         return email, amount, currency, reference
     return email, amount, currency, None
@@ -346,10 +316,7 @@ def _common_checks(body: RowLike) -> tuple[str, int, str, str | None] | Response
 
 def _reference_taken(conn: Connection, reference: str) -> bool:
     return (
-        conn.execute(
-            select(sim_transactions.c.id).where(sim_transactions.c.reference == reference)
-        ).first()
-        is not None
+        conn.execute(select(sim_transactions.c.id).where(sim_transactions.c.reference == reference)).first() is not None
     )
 
 
@@ -414,15 +381,11 @@ def charge_authorization(ctx: SimContext, request: Request, _params: Mapping[str
     email, amount, currency, reference = checked
     code = str(body.get("authorization_code") or "").strip()
     if not code:
-        return json_response(
-            400, shapes.validation_error("Authorization code is required", code="missing_params")
-        )
+        return json_response(400, shapes.validation_error("Authorization code is required", code="missing_params"))
     reference = reference or uuid.uuid4().hex[:10]
     with write_conn(ctx.engine) as conn:
         auth = (
-            conn.execute(
-                select(sim_authorizations).where(sim_authorizations.c.authorization_code == code)
-            )
+            conn.execute(select(sim_authorizations).where(sim_authorizations.c.authorization_code == code))
             .mappings()
             .first()
         )
@@ -468,6 +431,4 @@ def charge_authorization(ctx: SimContext, request: Request, _params: Mapping[str
             "updated_at": ctx.now,
         }
         conn.execute(sim_transactions.insert().values(**values))
-    return json_response(
-        200, shapes.ok("Charge attempted", shapes.render_transaction(values, ctx.domain, "charge"))
-    )
+    return json_response(200, shapes.ok("Charge attempted", shapes.render_transaction(values, ctx.domain, "charge")))

@@ -121,9 +121,7 @@ class Simulator:
             return send(self._fault_response(fault, request), start_response)
         response = self._route(request, domain)
         if fault is not None:  # DROP: the work is done and committed; the answer is lost
-            raise DroppedResponse(
-                f"simulated dropped response after {request.method} {request.path}"
-            )
+            raise DroppedResponse(f"simulated dropped response after {request.method} {request.path}")
         return send(response, start_response)
 
     def _decide(self, request: Request) -> Fault | None:
@@ -148,9 +146,7 @@ class Simulator:
             return json_response(fault.status or 500, shapes.SERVER_ERROR)
         if fault.kind is FaultKind.MALFORMED:
             return Response(fault.status or 200, shapes.MALFORMED_BODY, content_type="text/html")
-        raise SimulatedTimeout(
-            f"simulated timeout on {request.method} {request.path}", wait_s=self.faults.timeout_s
-        )
+        raise SimulatedTimeout(f"simulated timeout on {request.method} {request.path}", wait_s=self.faults.timeout_s)
 
     def _route(self, request: Request, domain: str) -> Response:
         ctx = SimContext(self.engine, domain, self._clock())

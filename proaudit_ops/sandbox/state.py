@@ -38,9 +38,7 @@ sim_metadata = MetaData()
 sim_transactions = Table(
     "sim_transactions",
     sim_metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
-    ),
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
     Column("reference", String(100), nullable=False, unique=True),
     Column("status", String(20), nullable=False),
     Column("amount", BigInteger, nullable=False),
@@ -79,9 +77,7 @@ sim_authorizations = Table(
 sim_refunds = Table(
     "sim_refunds",
     sim_metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
-    ),
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
     Column("transaction_id", BigInteger, nullable=False),
     Column("transaction_reference", String(100), nullable=False),
     Column("amount", BigInteger, nullable=False),

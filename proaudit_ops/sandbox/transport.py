@@ -55,6 +55,4 @@ def app_transport(
 
     `script_engine`: where scripted app faults (`sim_faults` rows) are read; None = none.
     """
-    return FaultTranslatingTransport(
-        BillingApp(billing_engine, secret_key, faults, script_engine=script_engine)
-    )
+    return FaultTranslatingTransport(BillingApp(billing_engine, secret_key, faults, script_engine=script_engine))

@@ -71,12 +71,8 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
-def json_response(
-    status: int, payload: object, headers: list[tuple[str, str]] | None = None
-) -> Response:
-    return Response(
-        status, json.dumps(payload, separators=(",", ":")).encode(), headers=headers or []
-    )
+def json_response(status: int, payload: object, headers: list[tuple[str, str]] | None = None) -> Response:
+    return Response(status, json.dumps(payload, separators=(",", ":")).encode(), headers=headers or [])
 
 
 def read_request(environ: WSGIEnviron, *, limit: int | None = None) -> Request:

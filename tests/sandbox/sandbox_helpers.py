@@ -22,9 +22,7 @@ WEBHOOK = "/api/v1/billing/webhook/paystack"
 
 
 def paystack_client(engine: Engine, faults: FaultConfig | None = None) -> httpx.Client:
-    return httpx.Client(
-        transport=simulator_transport(engine, faults), base_url=BASE_URL, headers=AUTH
-    )
+    return httpx.Client(transport=simulator_transport(engine, faults), base_url=BASE_URL, headers=AUTH)
 
 
 def app_client(engine: Engine, faults: AppFaultConfig | None = None) -> httpx.Client:
@@ -46,9 +44,7 @@ def signed(event: object, key: str = SANDBOX_SECRET_KEY) -> tuple[bytes, dict[st
     return body, headers
 
 
-def charge_success(
-    paystack: httpx.Client, reference: str, **overrides: object
-) -> dict[str, object]:
+def charge_success(paystack: httpx.Client, reference: str, **overrides: object) -> dict[str, object]:
     """The charge.success event Paystack would send for a transaction the simulator knows."""
     data = paystack.get(f"/transaction/verify/{reference}").json()["data"]
     data.update(overrides)

@@ -24,9 +24,7 @@ from proaudit_ops.timeutil import as_utc, parse_iso
 def _payment(engine: Engine, reference: str) -> dict[str, Any]:
     with engine.connect() as conn:
         row = (
-            conn.execute(
-                select(payment_transactions).where(payment_transactions.c.reference == reference)
-            )
+            conn.execute(select(payment_transactions).where(payment_transactions.c.reference == reference))
             .mappings()
             .one()
         )
@@ -35,21 +33,13 @@ def _payment(engine: Engine, reference: str) -> dict[str, Any]:
 
 def _sku(engine: Engine, org: str) -> dict[str, Any]:
     with engine.connect() as conn:
-        row = (
-            conn.execute(select(tenant_skus).where(tenant_skus.c.organization_id == ORG_IDS[org]))
-            .mappings()
-            .one()
-        )
+        row = conn.execute(select(tenant_skus).where(tenant_skus.c.organization_id == ORG_IDS[org])).mappings().one()
     return dict(row)
 
 
 def _inbox(engine: Engine, reference: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        rows = (
-            conn.execute(select(webhook_events).where(webhook_events.c.reference == reference))
-            .mappings()
-            .all()
-        )
+        rows = conn.execute(select(webhook_events).where(webhook_events.c.reference == reference)).mappings().all()
     return [dict(r) for r in rows]
 
 
@@ -83,9 +73,7 @@ def test_non_json_is_400_and_too_large_is_413(app: httpx.Client) -> None:
     assert response.status_code == 413
 
 
-def test_charge_success_applies_once(
-    engine: Engine, app: httpx.Client, paystack: httpx.Client
-) -> None:
+def test_charge_success_applies_once(engine: Engine, app: httpx.Client, paystack: httpx.Client) -> None:
     event = charge_success(paystack, "PSK-STUCK-0001")
     first = _deliver(app, event)
     assert first.status_code == 200
@@ -110,9 +98,7 @@ def test_charge_success_applies_once(
     assert row["last_error"] is None
 
 
-def test_charge_success_converts_a_trial(
-    engine: Engine, app: httpx.Client, paystack: httpx.Client
-) -> None:
+def test_charge_success_converts_a_trial(engine: Engine, app: httpx.Client, paystack: httpx.Client) -> None:
     assert _sku(engine, "kora")["trial_ends_at"] is not None
     assert _deliver(app, charge_success(paystack, "PSK-STUCK-0002")).status_code == 200
     sku = _sku(engine, "kora")
@@ -126,17 +112,13 @@ def test_charge_success_converts_a_trial(
 
 def test_replaying_the_seeded_raw_body_fixes_the_payment(engine: Engine, app: httpx.Client) -> None:
     (seeded,) = _inbox(engine, "PSK-STUCK-0003")
-    response = app.post(
-        WEBHOOK, content=seeded["raw_body"], headers={"x-paystack-signature": seeded["signature"]}
-    )
+    response = app.post(WEBHOOK, content=seeded["raw_body"], headers={"x-paystack-signature": seeded["signature"]})
     assert response.status_code == 200
     assert _payment(engine, "PSK-STUCK-0003")["status"] == "success"
     assert _sku(engine, "obi")["is_active"] is True
 
 
-def test_unknown_reference_is_200_and_failed(
-    engine: Engine, app: httpx.Client, paystack: httpx.Client
-) -> None:
+def test_unknown_reference_is_200_and_failed(engine: Engine, app: httpx.Client, paystack: httpx.Client) -> None:
     response = _deliver(app, charge_success(paystack, "PSK-ORPHAN-0001"))
     assert response.status_code == 200
     (row,) = _inbox(engine, "PSK-ORPHAN-0001")
@@ -157,9 +139,7 @@ def test_a_mismatch_is_422_and_leaves_the_payment_pending(
     assert f"{field} mismatch" in row["last_error"]
 
 
-def test_a_500_fault_records_a_failed_event_and_leaves_the_payment(
-    engine: Engine, paystack: httpx.Client
-) -> None:
+def test_a_500_fault_records_a_failed_event_and_leaves_the_payment(engine: Engine, paystack: httpx.Client) -> None:
     event = charge_success(paystack, "PSK-STUCK-0001")
     with app_client(engine, AppFaultConfig(status=500)) as broken:
         assert _deliver(broken, event).status_code == 500
@@ -211,9 +191,7 @@ def test_other_events_are_recorded(engine: Engine, app: httpx.Client) -> None:
 def test_health(app: httpx.Client, tmp_path: Path) -> None:
     assert app.get("/health").json() == {"status": "ok", "database": "ok"}
     broken = make_engine(f"sqlite+pysqlite:///{tmp_path / 'missing' / 'nowhere.db'}")
-    with httpx.Client(
-        transport=app_transport(broken, "sk_test_x"), base_url="http://app"
-    ) as client:
+    with httpx.Client(transport=app_transport(broken, "sk_test_x"), base_url="http://app") as client:
         response = client.get("/health")
     assert response.status_code == 503
     assert response.json()["database"] == "error"
@@ -223,15 +201,11 @@ def test_add_period_clamps_the_day() -> None:
     jan31 = datetime(2026, 1, 31, 10, 0, tzinfo=UTC)
     assert add_period(jan31, "monthly") == datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
     assert add_period(jan31, "annual") == datetime(2027, 1, 31, 10, 0, tzinfo=UTC)
-    assert add_period(datetime(2024, 2, 29, tzinfo=UTC), "yearly") == datetime(
-        2025, 2, 28, tzinfo=UTC
-    )
+    assert add_period(datetime(2024, 2, 29, tzinfo=UTC), "yearly") == datetime(2025, 2, 28, tzinfo=UTC)
 
 
 @pytest.mark.postgres
-def test_the_app_works_on_postgresql(
-    pg_engine: Engine, paystack: httpx.Client, now: datetime
-) -> None:
+def test_the_app_works_on_postgresql(pg_engine: Engine, paystack: httpx.Client, now: datetime) -> None:
     seed_billing(pg_engine, now=now)
     event = charge_success(paystack, "PSK-STUCK-0001")
     with app_client(pg_engine) as app:

@@ -93,9 +93,7 @@ def test_reset_rebuilds_from_scratch(tmp_path: Path) -> None:
     try:
         with engine.connect() as conn:
             status = conn.execute(
-                select(payment_transactions.c.status).where(
-                    payment_transactions.c.reference == "PSK-STUCK-0001"
-                )
+                select(payment_transactions.c.status).where(payment_transactions.c.reference == "PSK-STUCK-0001")
             ).scalar()
         assert status == "pending"
     finally:
@@ -106,9 +104,7 @@ def test_a_sandbox_from_another_version_asks_for_a_reset(tmp_path: Path) -> None
     path = tmp_path / "sandbox.db"
     engine = ensure_sandbox(path)
     with engine.begin() as conn:
-        conn.execute(
-            update(sim_meta).where(sim_meta.c.key == SCHEMA_FINGERPRINT).values(value="old")
-        )
+        conn.execute(update(sim_meta).where(sim_meta.c.key == SCHEMA_FINGERPRINT).values(value="old"))
     engine.dispose()
     with pytest.raises(ConfigError, match="another version") as caught:
         ensure_sandbox(path)

@@ -53,9 +53,7 @@ EXPECTED_SIDES = {
 def _payment(engine: Engine, reference: str) -> dict[str, Any] | None:
     with engine.connect() as conn:
         row = (
-            conn.execute(
-                select(payment_transactions).where(payment_transactions.c.reference == reference)
-            )
+            conn.execute(select(payment_transactions).where(payment_transactions.c.reference == reference))
             .mappings()
             .first()
         )
@@ -64,11 +62,7 @@ def _payment(engine: Engine, reference: str) -> dict[str, Any] | None:
 
 def _events(engine: Engine, reference: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        rows = (
-            conn.execute(select(webhook_events).where(webhook_events.c.reference == reference))
-            .mappings()
-            .all()
-        )
+        rows = conn.execute(select(webhook_events).where(webhook_events.c.reference == reference)).mappings().all()
     return [dict(r) for r in rows]
 
 
@@ -81,9 +75,7 @@ def _paystack(paystack: httpx.Client, reference: str) -> dict[str, Any] | None:
     return data
 
 
-def test_every_documented_reference_has_its_status_on_both_sides(
-    engine: Engine, paystack: httpx.Client
-) -> None:
+def test_every_documented_reference_has_its_status_on_both_sides(engine: Engine, paystack: httpx.Client) -> None:
     assert set(EXPECTED_SIDES) == set(SEEDED_REFERENCES)
     for reference, (db_status, ps_status) in EXPECTED_SIDES.items():
         payment = _payment(engine, reference)
@@ -175,9 +167,7 @@ def test_inbox_bodies_are_signed_paystack_events(engine: Engine, paystack: httpx
     assert refund_event["reference"] == "PSK-REFUNDED-0001"
 
 
-def test_the_refunded_payment_matches_its_processed_refund(
-    engine: Engine, paystack: httpx.Client
-) -> None:
+def test_the_refunded_payment_matches_its_processed_refund(engine: Engine, paystack: httpx.Client) -> None:
     payment = _payment(engine, "PSK-REFUNDED-0001")
     assert payment is not None
     assert payment["refund_reference"] == str(SEEDED_REFUND_ID)
@@ -274,9 +264,7 @@ def test_seeding_works_on_postgresql(pg_engine: Engine, engine: Engine, now: dat
     from sandbox_helpers import paystack_client
 
     with paystack_client(pg_engine) as client:  # type: ignore[arg-type]
-        assert (
-            client.get("/transaction/verify/PSK-STUCK-0001").json()["data"]["status"] == "success"
-        )
+        assert client.get("/transaction/verify/PSK-STUCK-0001").json()["data"]["status"] == "success"
         assert client.post("/refund", json={"transaction": "PSK-REFUND-0001"}).status_code == 200
         charged = client.post(
             "/transaction/charge_authorization",

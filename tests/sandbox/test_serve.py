@@ -44,9 +44,7 @@ def test_verify_and_webhook_over_a_real_socket(server: tuple[str, Path]) -> None
     try:
         with engine.connect() as conn:
             status = conn.execute(
-                select(payment_transactions.c.status).where(
-                    payment_transactions.c.reference == "PSK-STUCK-0001"
-                )
+                select(payment_transactions.c.status).where(payment_transactions.c.reference == "PSK-STUCK-0001")
             ).scalar()
         assert status == "success"
     finally:

@@ -167,13 +167,9 @@ def test_cursor_pagination_walks_everything_once_and_back(paystack: httpx.Client
     assert walked == expected
     assert pages[-1]["meta"]["next"] is None
     # previous from page 3 gives page 2 again
-    back = paystack.get(
-        "/transaction", params={"perPage": 4, "previous": pages[2]["meta"]["previous"]}
-    ).json()
+    back = paystack.get("/transaction", params={"perPage": 4, "previous": pages[2]["meta"]["previous"]}).json()
     assert [i["reference"] for i in back["data"]] == [i["reference"] for i in pages[1]["data"]]
-    back_to_first = paystack.get(
-        "/transaction", params={"perPage": 4, "previous": pages[1]["meta"]["previous"]}
-    ).json()
+    back_to_first = paystack.get("/transaction", params={"perPage": 4, "previous": pages[1]["meta"]["previous"]}).json()
     assert back_to_first["meta"]["previous"] == "null"
     assert [i["reference"] for i in back_to_first["data"]] == expected[:4]
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
+from sandbox_helpers import paystack_client
 from sqlalchemy import Engine, func, select
 
 from proaudit_ops.sandbox.dataset import ORG_BY_SLUG
@@ -60,9 +63,7 @@ def test_initialize_needs_an_email_and_an_amount(paystack: httpx.Client) -> None
     assert bad_amount.status_code == 400
 
 
-def _charge(
-    paystack: httpx.Client, org: str, reference: str, amount: int = 15_000_000
-) -> httpx.Response:
+def _charge(paystack: httpx.Client, org: str, reference: str, amount: int = 15_000_000) -> httpx.Response:
     seeded = ORG_BY_SLUG[org]
     return paystack.post(
         "/transaction/charge_authorization",
@@ -82,10 +83,7 @@ def test_charge_authorization_succeeds_on_a_good_card(paystack: httpx.Client) ->
     assert body["message"] == "Charge attempted"
     assert body["data"]["status"] == "success"
     assert body["data"]["gateway_response"] == "Approved"
-    assert (
-        body["data"]["authorization"]["authorization_code"]
-        == ORG_BY_SLUG["sahel"].authorization_code
-    )
+    assert body["data"]["authorization"]["authorization_code"] == ORG_BY_SLUG["sahel"].authorization_code
     verified = paystack.get("/transaction/verify/DUN-sahel-2026-01-a3").json()["data"]
     assert verified["status"] == "success"
     assert verified["paid_at"] is not None
@@ -98,9 +96,7 @@ def test_charge_authorization_fails_on_the_insufficient_funds_card(paystack: htt
     assert response.json()["data"]["gateway_response"] == "Insufficient Funds"
 
 
-def test_charge_authorization_duplicate_reference_charges_once(
-    paystack: httpx.Client, engine: Engine
-) -> None:
+def test_charge_authorization_duplicate_reference_charges_once(paystack: httpx.Client, engine: Engine) -> None:
     assert _charge(paystack, "sahel", "DUN-sahel-dup").status_code == 200
     before = _count(engine, sim_transactions)
     again = _charge(paystack, "sahel", "DUN-sahel-dup")
@@ -147,9 +143,7 @@ def test_refund_shape_and_default_full_amount(paystack: httpx.Client) -> None:
     assert data["transaction"]["reference"] == "PSK-REFUND-0001"
     assert isinstance(data["id"], int)
     assert data["fully_deducted"] is False
-    assert (
-        paystack.get("/transaction/verify/PSK-REFUND-0001").json()["data"]["status"] == "reversed"
-    )
+    assert paystack.get("/transaction/verify/PSK-REFUND-0001").json()["data"]["status"] == "reversed"
 
 
 def test_partial_refunds_until_exhausted_then_refused(paystack: httpx.Client) -> None:
@@ -162,9 +156,7 @@ def test_partial_refunds_until_exhausted_then_refused(paystack: httpx.Client) ->
     assert over.json()["message"].startswith("Refund amount")
     rest = paystack.post("/refund", json={"transaction": "PSK-REFUND-0001", "amount": "10000000"})
     assert rest.status_code == 200
-    assert (
-        paystack.get("/transaction/verify/PSK-REFUND-0001").json()["data"]["status"] == "reversed"
-    )
+    assert paystack.get("/transaction/verify/PSK-REFUND-0001").json()["data"]["status"] == "reversed"
     again = paystack.post("/refund", json={"transaction": "PSK-REFUND-0001", "amount": 1})
     assert again.status_code == 400
     assert again.json()["message"] == "Transaction has been fully reversed"
@@ -178,9 +170,7 @@ def test_refund_rules(paystack: httpx.Client) -> None:
     assert failed.status_code == 400
     unknown = paystack.post("/refund", json={"transaction": "NOPE"})
     assert unknown.status_code == 404
-    wrong_currency = paystack.post(
-        "/refund", json={"transaction": "PSK-REFUND-0001", "currency": "USD"}
-    )
+    wrong_currency = paystack.post("/refund", json={"transaction": "PSK-REFUND-0001", "currency": "USD"})
     assert wrong_currency.status_code == 400
     zero = paystack.post("/refund", json={"transaction": "PSK-REFUND-0001", "amount": 0})
     assert zero.status_code == 400
@@ -188,9 +178,7 @@ def test_refund_rules(paystack: httpx.Client) -> None:
 
 def test_list_and_fetch_refunds(paystack: httpx.Client) -> None:
     txn_id = _txn_id(paystack, "PSK-REFUND-0001")
-    created = paystack.post("/refund", json={"transaction": txn_id, "amount": 1_000_000}).json()[
-        "data"
-    ]
+    created = paystack.post("/refund", json={"transaction": txn_id, "amount": 1_000_000}).json()["data"]
     body = paystack.get("/refund", params={"transaction": txn_id}).json()
     assert body["status"] is True
     assert body["meta"]["perPage"] == "50"  # a string, as Paystack sends it
@@ -209,9 +197,7 @@ def test_list_and_fetch_refunds(paystack: httpx.Client) -> None:
 def test_the_seeded_refund_is_listed_as_processed(paystack: httpx.Client) -> None:
     txn_id = _txn_id(paystack, "PSK-REFUNDED-0001")
     items = paystack.get("/refund", params={"transaction": txn_id}).json()["data"]
-    assert [(i["status"], i["amount"], i["fully_deducted"]) for i in items] == [
-        ("processed", 15_000_000, 1)
-    ]
+    assert [(i["status"], i["amount"], i["fully_deducted"]) for i in items] == [("processed", 15_000_000, 1)]
 
 
 def test_a_failed_refund_gives_the_amount_back(paystack: httpx.Client, engine: Engine) -> None:
@@ -220,3 +206,25 @@ def test_a_failed_refund_gives_the_amount_back(paystack: httpx.Client, engine: E
     assert paystack.get("/transaction/verify/PSK-REFUND-0001").json()["data"]["status"] == "success"
     assert paystack.post("/refund", json={"transaction": "PSK-REFUND-0001"}).status_code == 200
     assert _count(engine, sim_refunds) == 3
+
+
+def test_concurrent_refunds_never_over_refund(engine: Engine) -> None:
+    with paystack_client(engine) as client:
+
+        def refund(_: int) -> int:
+            response = client.post("/refund", json={"transaction": "PSK-REFUND-0001", "amount": 1_000_000})
+            return response.status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(refund, range(20)))
+        txn_id = _txn_id(client, "PSK-REFUND-0001")
+        listed = client.get("/refund", params={"transaction": txn_id}).json()["data"]
+    assert codes.count(200) == 15
+    assert codes.count(400) == 5
+    assert sum(item["amount"] for item in listed) == 15_000_000
+
+
+def test_concurrent_charges_with_one_reference_charge_once(engine: Engine) -> None:
+    with paystack_client(engine) as client, ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda _: _charge(client, "sahel", "DUN-race-1").status_code, range(8)))
+    assert sorted(codes) == [200] + [400] * 7

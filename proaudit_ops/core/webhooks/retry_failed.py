@@ -147,5 +147,4 @@ def _audit(runtime: Runtime, batch: list[Redelivery]) -> None:
         lock_timeout_ms=s.proaudit_lock_timeout_ms,
         statement_timeout_ms=s.proaudit_statement_timeout_ms,
     ) as conn:
-        for entry in entries:
-            log.append(conn, entry)
+        log.append_many(conn, entries)
