@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -237,17 +238,17 @@ def test_verify_runs_in_a_read_only_transaction_without_writing(
         assert len(query(conn, limit=5)) == 2
 
 
-def test_append_many_chains_like_single_appends(sqlite_engine) -> None:  # type: ignore[no-untyped-def]
-    from proaudit_ops.audit import AuditContext, AuditEntry, AuditLog, verify_chain
-    from proaudit_ops.db.engine import read_only, write_tx
+def test_append_many_chains_like_single_appends(sqlite_engine: Engine, tmp_path: Path) -> None:
+    from proaudit_ops.audit import AuditContext
+    from proaudit_ops.db.engine import write_tx
 
-    log = AuditLog(AuditContext(operator="o", os_user="u", host="h", command="c"), Path(f"{sqlite_engine.url.database}.jsonl"))
+    log = AuditLog(AuditContext(operator="o", os_user="u", host="h", command="c"), tmp_path / "fallback.jsonl")
     with write_tx(sqlite_engine, lock_timeout_ms=100, statement_timeout_ms=1000) as conn:
         first = log.append(conn, AuditEntry(action="x.one", target="a", outcome="applied"))
         many = log.append_many(conn, [AuditEntry(action="x.many", target=str(i), outcome="failed") for i in range(5)])
     assert [r.seq for r in many] == [2, 3, 4, 5, 6]
     assert many[0].prev_hash == first.hash
-    assert all(b.prev_hash == a.hash for a, b in zip(many, many[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(many))
     with read_only(sqlite_engine) as conn:
         result = verify_chain(conn)
     assert result.ok
