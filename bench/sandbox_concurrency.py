@@ -44,9 +44,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=80)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url, stop = start_background_server(
-            Path(tmp) / "sandbox.db", faults=FaultConfig(latency_ms=args.latency_ms)
-        )
+        url, stop = start_background_server(Path(tmp) / "sandbox.db", faults=FaultConfig(latency_ms=args.latency_ms))
         try:
             one = run(url, 1, args.requests // 4)
             eight = run(url, 8, args.requests)

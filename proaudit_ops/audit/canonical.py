@@ -78,9 +78,7 @@ def plain_json(value: Any) -> Any:
         return plain_json(to_jsonable(value))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name: plain_json(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if not f.name.startswith("_")
+            f.name: plain_json(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.startswith("_")
         }
     converted = to_jsonable(value)
     if converted is value:

@@ -54,9 +54,7 @@ def list_records(
 ) -> AuditListing:
     start = utcnow() - since if since is not None else None
     with read_only(engine) as conn:
-        records = query(
-            conn, since=start, incident=incident, actor=actor, target=target, limit=limit
-        )
+        records = query(conn, since=start, incident=incident, actor=actor, target=target, limit=limit)
     return AuditListing(records, start, incident, actor, target, limit)
 
 

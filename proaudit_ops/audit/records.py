@@ -65,9 +65,7 @@ class AuditContext:
         return f"{self.operator} (os:{self.os_user})"
 
     @classmethod
-    def detect(
-        cls, operator: str | None, command: str, incident: str | None = None
-    ) -> AuditContext:
+    def detect(cls, operator: str | None, command: str, incident: str | None = None) -> AuditContext:
         """Fill os_user and host from this machine; operator defaults to the OS user."""
         try:
             os_user = getpass.getuser()
@@ -95,9 +93,7 @@ class AuditEntry:
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
-            raise ValueError(
-                f"audit outcome must be one of {', '.join(OUTCOMES)}: {self.outcome!r}"
-            )
+            raise ValueError(f"audit outcome must be one of {', '.join(OUTCOMES)}: {self.outcome!r}")
         if not self.action:
             raise ValueError("audit action must not be empty")
 

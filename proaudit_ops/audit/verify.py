@@ -117,25 +117,18 @@ def _classify(item: _Item, expected: int, prev: str, look: _Lookups) -> tuple[in
             return (
                 expected,
                 "reordered",
-                f"{where} holds seq {item.seq} where seq {expected} was expected "
-                "(records out of order)",
+                f"{where} holds seq {item.seq} where seq {expected} was expected (records out of order)",
             )
         moved = look.seq_of_hash(item.prev_hash or "") if item.seq == expected + 1 else None
         if moved is not None:
             return expected, "edited", f"record {expected} was moved to seq {moved}"
-        missing = (
-            f"record {expected} is"
-            if item.seq == expected + 1
-            else (f"records {expected}..{item.seq - 1} are")
-        )
+        missing = f"record {expected} is" if item.seq == expected + 1 else (f"records {expected}..{item.seq - 1} are")
         return (
             expected,
             "deleted",
             f"{missing} missing (seq jumps from {expected - 1} to {item.seq})",
         )
-    what = (
-        "the chain's start (genesis)" if expected == 1 else f"record {expected - 1} ({prev[:12]}…)"
-    )
+    what = "the chain's start (genesis)" if expected == 1 else f"record {expected - 1} ({prev[:12]}…)"
     return (
         item.seq,
         "deleted",
@@ -151,9 +144,7 @@ def _original_seq(hash_for: Callable[[int], str], stored: str, look: _Lookups) -
     return None
 
 
-def _result(
-    checked: int, expected: int, prev: str, bad: _Item | None, look: _Lookups
-) -> VerifyResult:
+def _result(checked: int, expected: int, prev: str, bad: _Item | None, look: _Lookups) -> VerifyResult:
     head = None if checked == 0 else prev
     last = None if checked == 0 else expected - 1
     if bad is None:
@@ -177,9 +168,7 @@ def _row_item(row: Any) -> _Item:
         try:
             value = json.loads(text)
         except ValueError:
-            return _Item(
-                seq, row["prev_hash"], row["hash"], None, f"{name} is not valid JSON", where
-            )
+            return _Item(seq, row["prev_hash"], row["hash"], None, f"{name} is not valid JSON", where)
         if value is None or canonical_json(value) != text:
             return _Item(
                 seq,

@@ -11,11 +11,12 @@ import sys
 import typer
 
 from proaudit_ops import __version__
-from proaudit_ops.cli import audit, config_cmd, payments, webhooks
+from proaudit_ops.cli.groups import LazyGroup
 from proaudit_ops.cli.runner import GlobalOptions
 
 app = typer.Typer(
     name="proaudit",
+    cls=LazyGroup,
     help="The billing incident runbook as commands: read-only diagnostics, audited fixes.\n\n"
     "With no configuration every command runs against the embedded sandbox.",
     no_args_is_help=True,
@@ -24,11 +25,6 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(payments.app, name="payments")
-app.add_typer(webhooks.app, name="webhooks")
-app.add_typer(audit.app, name="audit")
-app.add_typer(config_cmd.app, name="config")
-app.command("apply")(audit.apply_command)
 
 
 def _version(value: bool) -> None:

@@ -7,14 +7,12 @@ from typing import Annotated
 
 import typer
 
+from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.mutation import DryRun, Live, ShowSql, Yes, apply_options, render_guard_result
 from proaudit_ops.cli.options import parse_window
 from proaudit_ops.cli.runner import run, run_plain
 
-app = typer.Typer(
-    help="The hash-chained audit log: list, show, verify, ship the fallback file.",
-    no_args_is_help=True,
-)
+app = group_app("audit")
 
 
 @app.command("log")
@@ -222,3 +220,7 @@ def _render_apply(result: object, show_sql: bool) -> None:
 
     assert isinstance(result, SavedPlanResult)
     render_guard_result(result.guard, show_sql=show_sql, sql=result.sql)
+
+
+apply_app = group_app("apply", no_args_is_help=False)
+apply_app.command("apply")(apply_command)

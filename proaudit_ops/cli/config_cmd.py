@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.runner import run
 
-app = typer.Typer(help="Show and check the configuration.", no_args_is_help=True)
+app = group_app("config")
 
 
 @app.command("show")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.mutation import (
     DryRun,
     Live,
@@ -18,7 +19,7 @@ from proaudit_ops.cli.mutation import (
 from proaudit_ops.cli.options import parse_window
 from proaudit_ops.cli.runner import run
 
-app = typer.Typer(help="Diagnose and fix payments (runbook: Payment Failures).", no_args_is_help=True)
+app = group_app("payments")
 
 Reference = Annotated[str, typer.Argument(help="The Paystack transaction reference, e.g. PSK-STUCK-0001.")]
 

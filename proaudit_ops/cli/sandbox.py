@@ -6,12 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
+from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.runner import run, stderr
 
-app = typer.Typer(
-    help="The embedded sandbox: seeded demo tenants and a simulated Paystack (no real money).",
-    no_args_is_help=True,
-)
+app = group_app("sandbox")
 
 
 def _rate(flag: str, help_text: str) -> Any:

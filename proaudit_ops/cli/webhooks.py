@@ -7,13 +7,11 @@ from typing import Annotated
 
 import typer
 
+from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.mutation import DryRun, Live, Yes, apply_options
 from proaudit_ops.cli.runner import run
 
-app = typer.Typer(
-    help="Diagnose, test, replay and recover Paystack webhooks (runbook: Webhook Failures).",
-    no_args_is_help=True,
-)
+app = group_app("webhooks")
 
 BodyFile = Annotated[Path, typer.Option("--file", "-f", help="The raw request body, byte for byte.")]
 Url = Annotated[

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from proaudit_ops.runtime import Runtime
 
 
-
 @dataclass(frozen=True)
 class Proposal:
     action: str

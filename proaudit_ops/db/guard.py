@@ -48,9 +48,7 @@ from proaudit_ops.errors import (
 )
 from proaudit_ops.timeutil import parse_iso
 
-LIVE_KEY_REFUSAL = (
-    "a live Paystack key (sk_live_) is configured: add --live to change production data"
-)
+LIVE_KEY_REFUSAL = "a live Paystack key (sk_live_) is configured: add --live to change production data"
 NO_TTY_REFUSAL = "no terminal to confirm on: pass --yes to apply, or --dry-run to look"
 PROTECTED_TABLES = frozenset({"ops_audit_log"})
 
@@ -99,9 +97,7 @@ class ChangeGuard:
 
     # -- for plan builders ----------------------------------------------------------------
 
-    def lock_rows(
-        self, conn: Connection, table: Table, where: ColumnElement[bool]
-    ) -> list[dict[str, Any]]:
+    def lock_rows(self, conn: Connection, table: Table, where: ColumnElement[bool]) -> list[dict[str, Any]]:
         """The rows matching `where`, locked (FOR UPDATE NOWAIT on PostgreSQL), in key order.
 
         A row locked by another session -> Refused naming the table and the condition (exit 4).
@@ -139,9 +135,7 @@ class ChangeGuard:
             return GuardResult("nothing", plan)
         return self._decide(plan, options, confirm, saved=False)
 
-    def apply_saved(
-        self, plan: Plan, options: ApplyOptions, confirm: Callable[[Plan], bool]
-    ) -> GuardResult:
+    def apply_saved(self, plan: Plan, options: ApplyOptions, confirm: Callable[[Plan], bool]) -> GuardResult:
         """`proaudit apply FILE`: the reviewed plan, refused if any of its rows changed since."""
         self._refuse_live_key(options, plan.action, plan)
         if not plan.changes:
@@ -165,14 +159,10 @@ class ChangeGuard:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _refuse_live_key(
-        self, options: ApplyOptions, action: str, plan: Plan | None = None
-    ) -> None:
+    def _refuse_live_key(self, options: ApplyOptions, action: str, plan: Plan | None = None) -> None:
         if options.live_key and not options.live_flag:
             self._record(action, plan, "refused", error=LIVE_KEY_REFUSAL)
-            raise Refused(
-                LIVE_KEY_REFUSAL, hint="rerun with --live if you mean to change production"
-            )
+            raise Refused(LIVE_KEY_REFUSAL, hint="rerun with --live if you mean to change production")
 
     def _plan(self, build: Callable[[Connection], Plan], action: str) -> Plan:
         plan: Plan | None = None
@@ -285,8 +275,7 @@ class ChangeGuard:
             found = self.lock_rows(conn, table, self._key_where(table, change))
             if len(found) != 1:
                 raise Refused(
-                    f"stale plan: {change.table} {change.label} no longer exists "
-                    f"(key {plain_json(change.key)})",
+                    f"stale plan: {change.table} {change.label} no longer exists (key {plain_json(change.key)})",
                     hint="make a new plan",
                 )
             current.append(found[0])
@@ -368,9 +357,7 @@ class ChangeGuard:
 
     def _sql(self, clause: Any) -> str:
         try:
-            return str(
-                clause.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
-            )
+            return str(clause.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
         except Exception:  # a type without a literal form: show the parameterised text
             return str(clause.compile(dialect=self.engine.dialect))
 
@@ -447,9 +434,7 @@ def _refuse_if_stale(change: RowChange, row: dict[str, Any]) -> None:
     now = plain_json(row)
     checks: list[tuple[str, Any]] = list(change.guards.items())
     checks += [
-        (name, change.before[name])
-        for name in change.new_values
-        if name in change.before and name not in change.guards
+        (name, change.before[name]) for name in change.new_values if name in change.before and name not in change.guards
     ]
     for name, planned in checks:
         if now.get(name) != planned:

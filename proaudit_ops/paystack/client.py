@@ -74,9 +74,7 @@ class PaystackClient:
         self._timeout_s = float(timeout_s)
         self._max_retries = max(0, int(max_retries))
         self._sleep = sleep
-        self._read = ResponseReader(
-            host=self._host, timeout_s=self._timeout_s, secrets=(secret_key,)
-        )
+        self._read = ResponseReader(host=self._host, timeout_s=self._timeout_s, secrets=(secret_key,))
         self._max_retry_wait_s = float(max_retry_wait_s)
         self._http = httpx.Client(
             base_url=self._base_url,
@@ -158,9 +156,7 @@ class PaystackClient:
             params["to"] = _iso(to)
         path = "/transaction"
         body = self._get(path, params)
-        items = [
-            self._read.model(Transaction, item, "GET", path) for item in data_items(body, path)
-        ]
+        items = [self._read.model(Transaction, item, "GET", path) for item in data_items(body, path)]
         meta = body.get("meta")
         meta = meta if isinstance(meta, dict) else {}
         return TransactionPage(
@@ -387,9 +383,7 @@ class PaystackClient:
             response = self._send("POST", path, json=body)
         except httpx.HTTPError as exc:
             raise self._read.write_transport_error(path, exc, ambiguous_hint) from exc
-        return self._read.envelope(
-            response, "POST", path, attempts=1, ambiguous_hint=ambiguous_hint
-        )
+        return self._read.envelope(response, "POST", path, attempts=1, ambiguous_hint=ambiguous_hint)
 
     def _send(
         self,
@@ -475,9 +469,7 @@ def _identity(obj_id: int | None, reference: str | None) -> str:
     return f"{obj_id}/{reference}"
 
 
-def _next_offset_page(
-    current: int, page_count: int | None, n_items: int, per_page: int
-) -> int | None:
+def _next_offset_page(current: int, page_count: int | None, n_items: int, per_page: int) -> int | None:
     if n_items == 0:
         return None
     if page_count is not None:

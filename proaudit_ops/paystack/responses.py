@@ -23,9 +23,7 @@ from proaudit_ops.redact import redact
 KEY_HINT = "check PAYSTACK_SECRET_KEY (no whitespace; sk_test_ vs sk_live_)"
 NOT_JSON_HINT = "check that PAYSTACK_BASE_URL points at the Paystack API (a proxy may be answering)"
 NOT_FOUND_HINT = "check the reference or id, and the key's mode: a live key cannot see test objects"
-STATUS_PAGE_HINT = (
-    "Paystack is having trouble: check https://status.paystack.com and try again later"
-)
+STATUS_PAGE_HINT = "Paystack is having trouble: check https://status.paystack.com and try again later"
 SHAPE_HINT = "rerun with --debug and report it: the payload shape may have changed"
 # Errors raised before a single byte of the request left this machine: a POST is safe to repeat.
 NOT_SENT = (
@@ -62,29 +60,20 @@ class ResponseReader:
                 f"{self._timeout_s:g}s (GET {path}, {tries})"
             )
         elif isinstance(exc, httpx.TimeoutException):
-            message = (
-                f"Paystack did not answer GET {path} within the {self._timeout_s:g}s timeout "
-                f"({tries})"
-            )
+            message = f"Paystack did not answer GET {path} within the {self._timeout_s:g}s timeout ({tries})"
         else:
-            message = (
-                f"Paystack could not be reached at {self._host} (GET {path}, {tries}): "
-                f"{self.detail(exc)}"
-            )
+            message = f"Paystack could not be reached at {self._host} (GET {path}, {tries}): {self.detail(exc)}"
         hint = (
             "check network, DNS and proxy access to Paystack and PAYSTACK_BASE_URL; "
             "raise PAYSTACK_TIMEOUT_SECONDS if Paystack is only slow"
         )
         return PaystackError(self.clean(message), hint)
 
-    def write_transport_error(
-        self, path: str, exc: httpx.HTTPError, ambiguous_hint: str
-    ) -> PaystackError:
+    def write_transport_error(self, path: str, exc: httpx.HTTPError, ambiguous_hint: str) -> PaystackError:
         if isinstance(exc, NOT_SENT):
             return PaystackError(
                 self.clean(
-                    f"Paystack could not be reached at {self._host}; POST {path} was not sent: "
-                    f"{self.detail(exc)}"
+                    f"Paystack could not be reached at {self._host}; POST {path} was not sent: {self.detail(exc)}"
                 ),
                 "check network, DNS and proxy access to Paystack; it is safe to try again",
             )
@@ -94,8 +83,7 @@ class ResponseReader:
             reason = f"the connection failed mid-request: {self.detail(exc)}"
         return PaystackRequestAmbiguous(
             self.clean(
-                f"outcome unknown: POST {path} may have reached Paystack ({reason}); "
-                "check at Paystack before retrying"
+                f"outcome unknown: POST {path} may have reached Paystack ({reason}); check at Paystack before retrying"
             ),
             ambiguous_hint,
         )
@@ -158,8 +146,7 @@ class ResponseReader:
             detail = said if body is not None else " with a body that is not JSON"
             raise fail(
                 PaystackError,
-                f"Paystack failed with HTTP {code}{detail} ({method} {path}, "
-                f"{_attempts(attempts)})",
+                f"Paystack failed with HTTP {code}{detail} ({method} {path}, {_attempts(attempts)})",
                 next_step or STATUS_PAGE_HINT,
             )
         if body is None:
@@ -255,9 +242,7 @@ def _json_object(response: httpx.Response) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def data_object(
-    body: dict[str, Any], method: str, path: str, ambiguous_hint: str | None = None
-) -> dict[str, Any]:
+def data_object(body: dict[str, Any], method: str, path: str, ambiguous_hint: str | None = None) -> dict[str, Any]:
     data = body.get("data")
     if isinstance(data, dict):
         return data

@@ -25,9 +25,7 @@ scalars = (
 )
 values = st.recursive(
     scalars,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=25,
 )
 
@@ -92,9 +90,7 @@ def test_datetimes_money_sets_and_dataclasses() -> None:
         when: datetime
         tags: frozenset[str]
 
-    value = Row(
-        Money(15_000_000, "NGN"), datetime(2024, 8, 22, 10, 0, tzinfo=lagos), frozenset({"b", "a"})
-    )
+    value = Row(Money(15_000_000, "NGN"), datetime(2024, 8, 22, 10, 0, tzinfo=lagos), frozenset({"b", "a"}))
     assert plain_json(value) == {
         "amount": {"subunits": 15_000_000, "currency": "NGN", "formatted": "₦150,000.00"},
         "when": "2024-08-22T09:00:00Z",

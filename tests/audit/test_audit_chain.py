@@ -77,9 +77,7 @@ def test_records_read_back_equal_and_rehash(engine: Engine, log: AuditLog) -> No
     assert read[0].after[0]["paid_at"] == "2024-08-22T00:00:00Z"
 
 
-def test_append_in_the_callers_transaction_rolls_back_with_it(
-    engine: Engine, log: AuditLog
-) -> None:
+def test_append_in_the_callers_transaction_rolls_back_with_it(engine: Engine, log: AuditLog) -> None:
     class Boom(Exception):
         pass
 
@@ -122,9 +120,7 @@ EDITS: list[tuple[str, Any]] = [
 
 
 @pytest.mark.parametrize(("column", "value"), EDITS, ids=[f"{c}={v!r}"[:40] for c, v in EDITS])
-def test_editing_any_column_is_found_at_that_seq(
-    engine: Engine, log: AuditLog, column: str, value: Any
-) -> None:
+def test_editing_any_column_is_found_at_that_seq(engine: Engine, log: AuditLog, column: str, value: Any) -> None:
     fill(log, engine)
     sql(engine, f"UPDATE ops_audit_log SET {column} = :v WHERE seq = 3", v=value)
     result = verify(engine)
@@ -153,9 +149,7 @@ def test_json_reformatted_without_changing_meaning_is_found(engine: Engine, log:
 
 
 @pytest.mark.parametrize("new_seq", [1000, 0, -5])
-def test_moving_a_record_to_another_seq_is_found_at_its_seq(
-    engine: Engine, log: AuditLog, new_seq: int
-) -> None:
+def test_moving_a_record_to_another_seq_is_found_at_its_seq(engine: Engine, log: AuditLog, new_seq: int) -> None:
     fill(log, engine)
     sql(engine, "UPDATE ops_audit_log SET seq = :s WHERE seq = 3", s=new_seq)
     result = verify(engine)
@@ -164,9 +158,7 @@ def test_moving_a_record_to_another_seq_is_found_at_its_seq(
 
 
 @pytest.mark.parametrize(("deleted", "first_bad"), [((3,), 3), ((1,), 1), ((2, 3), 2)])
-def test_deleting_records_is_found(
-    engine: Engine, log: AuditLog, deleted: tuple[int, ...], first_bad: int
-) -> None:
+def test_deleting_records_is_found(engine: Engine, log: AuditLog, deleted: tuple[int, ...], first_bad: int) -> None:
     fill(log, engine)
     for seq in deleted:
         sql(engine, "DELETE FROM ops_audit_log WHERE seq = :s", s=seq)
@@ -176,9 +168,7 @@ def test_deleting_records_is_found(
 
 
 @pytest.mark.parametrize(("a", "b"), [(2, 4), (3, 4), (1, 5)])
-def test_swapping_two_records_is_found_as_reordered(
-    engine: Engine, log: AuditLog, a: int, b: int
-) -> None:
+def test_swapping_two_records_is_found_as_reordered(engine: Engine, log: AuditLog, a: int, b: int) -> None:
     fill(log, engine)
     # Swap the two rows' contents: each keeps its content (and hash) and takes the other's seq.
     sql(engine, "UPDATE ops_audit_log SET seq = -1 WHERE seq = :a", a=a)
@@ -189,9 +179,7 @@ def test_swapping_two_records_is_found_as_reordered(
     assert f"written as seq {b}" in str(result.detail)
 
 
-def test_a_record_rewritten_with_a_recomputed_hash_breaks_the_next_link(
-    engine: Engine, log: AuditLog
-) -> None:
+def test_a_record_rewritten_with_a_recomputed_hash_breaks_the_next_link(engine: Engine, log: AuditLog) -> None:
     written = fill(log, engine)
     forged = AuditRecord(**{**written[2].__dict__, "actor": "mallory (os:mallory)", "hash": ""})
     new_hash = record_hash(forged.payload())
@@ -229,9 +217,7 @@ def test_concurrent_appenders_never_fork_the_chain(pg_engine: Engine, log: Audit
     assert not log.fallback_path.exists()
 
 
-def test_verify_runs_in_a_read_only_transaction_without_writing(
-    engine: Engine, log: AuditLog
-) -> None:
+def test_verify_runs_in_a_read_only_transaction_without_writing(engine: Engine, log: AuditLog) -> None:
     fill(log, engine, 2)
     with read_only(engine) as conn:
         assert verify_chain(conn).ok

@@ -40,9 +40,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_env: Path) -> t
 
 
 def writer(fallback: Path, operator: str = "dayo") -> AuditLog:
-    return AuditLog(
-        AuditContext(operator, "dayo-os", "h1", "proaudit payments verify R --fix"), fallback
-    )
+    return AuditLog(AuditContext(operator, "dayo-os", "h1", "proaudit payments verify R --fix"), fallback)
 
 
 def invoke(cli: typer.Typer, *args: str) -> tuple[int, str, str]:
@@ -54,9 +52,7 @@ def test_log_show_and_json(cli: typer.Typer, db: tuple[str, Path]) -> None:
     url, fallback = db
     engine = make_engine(url)
     log = writer(fallback)
-    log.append_standalone(
-        engine, AuditEntry("payments.fix", "REF-1", "applied", before={"amount_kobo": 1})
-    )
+    log.append_standalone(engine, AuditEntry("payments.fix", "REF-1", "applied", before={"amount_kobo": 1}))
     log.append_standalone(engine, AuditEntry("payments.fix", "REF-2", "refused"))
     engine.dispose()
 

@@ -47,9 +47,7 @@ def test_unreachable_database_goes_to_the_fallback_file(
     lines = read_lines(fallback_path)
     assert len(lines) == 3
     assert json.loads(lines[1])["hash"] == records[1].hash
-    assert all(
-        json.loads(line)["prev_hash"] == r.prev_hash for line, r in zip(lines, records, strict=True)
-    )
+    assert all(json.loads(line)["prev_hash"] == r.prev_hash for line, r in zip(lines, records, strict=True))
     result = verify_file(fallback_path)
     assert result.ok
     assert result.checked == 3
@@ -189,9 +187,7 @@ def test_verify_file_finds_swapped_lines(log: AuditLog, fallback_path: Path) -> 
     assert (result.problem, result.first_bad_seq, result.line) == ("reordered", 2, 2)
 
 
-def test_a_partial_last_line_is_reported_and_blocks_appends(
-    log: AuditLog, fallback_path: Path
-) -> None:
+def test_a_partial_last_line_is_reported_and_blocks_appends(log: AuditLog, fallback_path: Path) -> None:
     lines = write_three(log, fallback_path)
     fallback_path.write_text(lines[0] + lines[1] + lines[2][:40])
     result = verify_file(fallback_path)

@@ -52,7 +52,9 @@ def test_clean_real_configuration(proaudit, real_env: dict[str, str]) -> None:
         ({"PROAUDIT_APP_STATUS": "500"}, "app", "HTTP 500"),
     ],
 )
-def test_each_fault_is_one_finding(proaudit, real_env: dict[str, str], extra: dict[str, str], check: str, words: str) -> None:
+def test_each_fault_is_one_finding(
+    proaudit, real_env: dict[str, str], extra: dict[str, str], check: str, words: str
+) -> None:
     ran = proaudit("--json", "config", "check", env={**real_env, **extra})
     assert ran.exit_code == 1
     found = findings(ran)
@@ -84,7 +86,7 @@ def test_no_app_url_is_a_finding_outside_the_sandbox(proaudit, real_env: dict[st
 
 def test_show_masks_and_names_sources(proaudit, real_env: dict[str, str], tmp_path: Path) -> None:
     cfg = tmp_path / "c.toml"
-    cfg.write_text('proaudit_concurrency = 3\n[profiles.production]\nproaudit_lock_timeout_ms = 1500\n')
+    cfg.write_text("proaudit_concurrency = 3\n[profiles.production]\nproaudit_lock_timeout_ms = 1500\n")
     os.chmod(cfg, 0o600)
     env = {**real_env, "DATABASE_URL": "postgresql://app:hunter22@db:5432/billing"}
     ran = proaudit("--json", "--config", str(cfg), "--profile", "production", "config", "show", env=env)

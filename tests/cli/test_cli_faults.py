@@ -32,8 +32,11 @@ def test_paystack_401_names_the_key(proaudit, tmp_path: Path) -> None:
 
     db = tmp_path / "b.db"
     ensure_sandbox(db).dispose()
-    env = {"PAYSTACK_SECRET_KEY": "sk_bogus_1234567", "DATABASE_URL": f"sqlite+pysqlite:///{db}",
-           "PROAUDIT_PAYSTACK_SIMULATOR": "true"}
+    env = {
+        "PAYSTACK_SECRET_KEY": "sk_bogus_1234567",
+        "DATABASE_URL": f"sqlite+pysqlite:///{db}",
+        "PROAUDIT_PAYSTACK_SIMULATOR": "true",
+    }
     ran = proaudit("payments", "verify", "PSK-OK-0001", env=env)
     assert ran.exit_code == 3
     assert "401" in ran.stderr

@@ -41,7 +41,7 @@ OURS_HEAVY = ("httpx", "sqlalchemy", "psycopg", "redis", "rich", "tenacity")
 
 
 def test_each_group_help_stays_light() -> None:
-    for group in ("payments", "config"):
+    for group in ("payments", "webhooks", "audit", "sandbox", "config"):
         probe = PROBE.replace('["--help"]', f'["{group}", "--help"]')
         out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
         loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -52,3 +52,21 @@ def test_python_dash_m_runs() -> None:
     out = subprocess.run([sys.executable, "-m", "proaudit_ops", "--version"], capture_output=True, text=True)
     assert out.returncode == 0
     assert out.stdout.startswith("proaudit ")
+
+
+def test_every_listed_group_resolves_and_unknown_is_usage() -> None:
+    from typer.testing import CliRunner
+
+    from proaudit_ops.cli.app import app
+    from proaudit_ops.cli.groups import GROUPS
+
+    runner = CliRunner()
+    root = runner.invoke(app, ["--help"])
+    assert root.exit_code == 0
+    for name, group in GROUPS.items():
+        assert name in root.stdout
+        sub = runner.invoke(app, [name, "--help"])
+        assert sub.exit_code == 0, name
+        assert group.help.split(" (")[0].split(":")[0] in " ".join(sub.stdout.split())
+    unknown = runner.invoke(app, ["refundz"])
+    assert unknown.exit_code == 2

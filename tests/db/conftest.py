@@ -86,9 +86,7 @@ def seed() -> Callable[..., list[str]]:
     return seed_payments
 
 
-def stuck_builder(
-    guard: ChangeGuard, refs: list[str], *, action: str = "payments.fix"
-) -> Callable[[Connection], Plan]:
+def stuck_builder(guard: ChangeGuard, refs: list[str], *, action: str = "payments.fix") -> Callable[[Connection], Plan]:
     """The `payments stuck --fix` shape: pending -> success for the given references."""
     pt = payment_transactions
 

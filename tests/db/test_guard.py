@@ -179,9 +179,7 @@ def test_live_key_without_live_flag_is_refused_before_planning(
         raise AssertionError("no plan may be built with a live key and no --live")
 
     with pytest.raises(Refused, match="live Paystack key"):
-        guard.execute(
-            build, ApplyOptions(assume_yes=True, live_key=True), never, action="payments.fix"
-        )
+        guard.execute(build, ApplyOptions(assume_yes=True, live_key=True), never, action="payments.fix")
     log = records(engine)
     assert outcomes(log) == ["refused"]
     assert log[0].action == "payments.fix"
@@ -331,9 +329,7 @@ def test_the_audit_table_cannot_be_planned(engine: Engine, guard: ChangeGuard) -
         guard.execute(build, YES, never)
 
 
-def test_unreachable_database_fails_and_audits_to_the_fallback_file(
-    audit_log: AuditLog, builder: Builder
-) -> None:
+def test_unreachable_database_fails_and_audits_to_the_fallback_file(audit_log: AuditLog, builder: Builder) -> None:
     dead = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/x", connect_timeout_s=1)
     guard = ChangeGuard(dead, audit_log, lock_timeout_ms=500, statement_timeout_ms=5000)
     with pytest.raises(DatabaseUnavailable):
@@ -413,9 +409,7 @@ def test_two_operators_applying_the_same_fix_at_once_apply_it_once(
             return True
 
         try:
-            results.append(
-                guard.execute(builder(guard, refs), ApplyOptions(interactive=True), confirm).outcome
-            )
+            results.append(guard.execute(builder(guard, refs), ApplyOptions(interactive=True), confirm).outcome)
         except BaseException as exc:
             errors.append(exc)
 
@@ -448,20 +442,15 @@ def test_update_matching_no_row_rolls_back_and_is_audited_as_failed(
         conn.execute(
             text(
                 "CREATE FUNCTION skip_row() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                "BEGIN IF OLD.reference = '"
-                + refs[1]
-                + "' THEN RETURN NULL; END IF; RETURN NEW; END $$"
+                "BEGIN IF OLD.reference = '" + refs[1] + "' THEN RETURN NULL; END IF; RETURN NEW; END $$"
             )
         )
         conn.execute(
             text(
-                "CREATE TRIGGER skip_row BEFORE UPDATE ON payment_transactions "
-                "FOR EACH ROW EXECUTE FUNCTION skip_row()"
+                "CREATE TRIGGER skip_row BEFORE UPDATE ON payment_transactions FOR EACH ROW EXECUTE FUNCTION skip_row()"
             )
         )
-    with pytest.raises(
-        Refused, match=f"expected to change 1 row of payment_transactions \\({refs[1]}\\)"
-    ):
+    with pytest.raises(Refused, match=f"expected to change 1 row of payment_transactions \\({refs[1]}\\)"):
         guard.execute(builder(guard, refs), YES, never)
     assert {row["status"] for row in payments(pg_engine, refs).values()} == {"pending"}
     assert outcomes(records(pg_engine)) == ["failed"]

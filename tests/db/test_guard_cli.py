@@ -87,17 +87,13 @@ def test_apply_hand_edited_file_is_refused(
 ) -> None:
     plan_file = tmp_path / "plan.json"
     saved_plan(sqlite_db, seed, builder, plan_file, 1)
-    plan_file.write_text(
-        plan_file.read_text().replace('"status": "success"', '"status": "reversed"')
-    )
+    plan_file.write_text(plan_file.read_text().replace('"status": "success"', '"status": "reversed"'))
     result = CliRunner().invoke(cli, ["apply", str(plan_file), "--yes"])
     assert result.exit_code == 4
     assert "plan file was changed" in result.stderr
 
 
-def test_apply_missing_file_is_a_usage_error(
-    cli: typer.Typer, sqlite_db: Engine, tmp_path: Path
-) -> None:
+def test_apply_missing_file_is_a_usage_error(cli: typer.Typer, sqlite_db: Engine, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["apply", str(tmp_path / "none.json"), "--yes"])
     assert result.exit_code == 2
     assert "plan file not found" in result.stderr
@@ -115,9 +111,7 @@ def money_plan(rows: int) -> Plan:
         )
         for i in range(rows)
     )
-    return Plan(
-        "refunds.issue", "customer asked", changes, utcnow(), "REF-0" if rows == 1 else "bulk"
-    )
+    return Plan("refunds.issue", "customer asked", changes, utcnow(), "REF-0" if rows == 1 else "bulk")
 
 
 def test_plan_view_shows_money_in_both_forms() -> None:

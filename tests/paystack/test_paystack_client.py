@@ -50,9 +50,7 @@ def test_verify_transaction_escapes_the_reference_in_the_path(make_client: MakeC
 
 
 @pytest.mark.parametrize("reference", ["", "   "])
-def test_verify_transaction_refuses_an_empty_reference(
-    make_client: MakeClient, reference: str
-) -> None:
+def test_verify_transaction_refuses_an_empty_reference(make_client: MakeClient, reference: str) -> None:
     fake = FakePaystack()
     with pytest.raises(UsageError):
         make_client(fake).verify_transaction(reference)
@@ -68,9 +66,7 @@ def test_fetch_transaction(make_client: MakeClient) -> None:
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, "12"])
-def test_fetch_transaction_refuses_a_non_positive_or_non_int_id(
-    make_client: MakeClient, bad: object
-) -> None:
+def test_fetch_transaction_refuses_a_non_positive_or_non_int_id(make_client: MakeClient, bad: object) -> None:
     fake = FakePaystack()
     with pytest.raises(UsageError):
         make_client(fake).fetch_transaction(bad)  # type: ignore[arg-type]
@@ -107,9 +103,7 @@ def test_list_transactions_page_offset_params(make_client: MakeClient) -> None:
 
 def test_list_transactions_page_cursor_params(make_client: MakeClient) -> None:
     fake = FakePaystack(
-        ok(
-            [transaction()], meta={"next": "dW5kZWZpbmVkOjQwOTcz", "previous": "null", "perPage": 1}
-        ),
+        ok([transaction()], meta={"next": "dW5kZWZpbmVkOjQwOTcz", "previous": "null", "perPage": 1}),
         ok([transaction(id=2, reference="ref2")], meta={"next": None, "perPage": 1}),
     )
     client = make_client(fake)
@@ -123,9 +117,7 @@ def test_list_transactions_page_cursor_params(make_client: MakeClient) -> None:
 
 
 def test_list_refunds_params_and_normalised_transaction(make_client: MakeClient) -> None:
-    fake = FakePaystack(
-        ok([refund()], meta={"total": 1, "perPage": "100", "page": 1, "pageCount": 1})
-    )
+    fake = FakePaystack(ok([refund()], meta={"total": 1, "perPage": "100", "page": 1, "pageCount": 1}))
     refunds = make_client(fake).list_refunds(transaction=1004723697)
     assert fake.request.url.path == "/refund"
     assert fake.params() == {"perPage": "100", "page": "1", "transaction": "1004723697"}
@@ -166,9 +158,7 @@ def test_create_refund_posts_only_given_fields_and_parses_object_transaction(
         "createdAt": "2021-12-09T09:21:17.000Z",
     }
     fake = FakePaystack(ok(answer, message="Refund has been queued for processing"))
-    result = make_client(fake).create_refund(
-        transaction="T685312322670591", amount=5000, merchant_note="INC-42"
-    )
+    result = make_client(fake).create_refund(transaction="T685312322670591", amount=5000, merchant_note="INC-42")
     assert fake.request.method == "POST"
     assert fake.request.url.path == "/refund"
     assert fake.request.headers["content-type"] == "application/json"
@@ -186,9 +176,7 @@ def test_create_refund_posts_only_given_fields_and_parses_object_transaction(
 
 
 def test_create_full_refund_by_id_sends_no_amount(make_client: MakeClient) -> None:
-    fake = FakePaystack(
-        ok({"id": 1, "status": "pending", "amount": 10000, "transaction": {"id": 77}})
-    )
+    fake = FakePaystack(ok({"id": 1, "status": "pending", "amount": 10000, "transaction": {"id": 77}}))
     result = make_client(fake).create_refund(transaction=77, currency="NGN", customer_note="sorry")
     assert fake.json_body() == {"transaction": 77, "currency": "NGN", "customer_note": "sorry"}
     assert result.transaction_id == 77
@@ -196,9 +184,7 @@ def test_create_full_refund_by_id_sends_no_amount(make_client: MakeClient) -> No
 
 
 @pytest.mark.parametrize("amount", [0, -100, True, 10.5, "5000"])
-def test_create_refund_refuses_a_bad_amount_before_sending(
-    make_client: MakeClient, amount: object
-) -> None:
+def test_create_refund_refuses_a_bad_amount_before_sending(make_client: MakeClient, amount: object) -> None:
     fake = FakePaystack()
     with pytest.raises(UsageError):
         make_client(fake).create_refund(transaction="T1", amount=amount)  # type: ignore[arg-type]
@@ -306,9 +292,7 @@ def test_client_is_a_context_manager() -> None:
 
 def test_base_url_trailing_slash_and_mode() -> None:
     fake = FakePaystack(ok(transaction()))
-    client = PaystackClient(
-        "sk_live_abc", base_url="http://127.0.0.1:8765/", transport=httpx.MockTransport(fake)
-    )
+    client = PaystackClient("sk_live_abc", base_url="http://127.0.0.1:8765/", transport=httpx.MockTransport(fake))
     client.verify_transaction("x")
     assert str(fake.request.url) == "http://127.0.0.1:8765/transaction/verify/x"
     assert client.mode == "live"
@@ -324,9 +308,7 @@ def test_repr_masks_the_key() -> None:
     assert "sk_test_****" in text
 
 
-@pytest.mark.parametrize(
-    "key", ["", f" {FAKE_KEY}", f"{FAKE_KEY}\n", f"{FAKE_KEY} x", f"{FAKE_KEY}é"]
-)
+@pytest.mark.parametrize("key", ["", f" {FAKE_KEY}", f"{FAKE_KEY}\n", f"{FAKE_KEY} x", f"{FAKE_KEY}é"])
 def test_a_key_that_cannot_be_sent_is_a_config_error_without_the_key(key: str) -> None:
     with pytest.raises(ConfigError) as info:
         PaystackClient(key)

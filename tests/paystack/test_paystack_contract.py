@@ -230,8 +230,6 @@ def test_cassettes_hold_no_credentials(path: Path) -> None:
     for interaction in document["interactions"]:
         for side in ("request", "response"):
             headers = {name.lower() for name in (interaction[side].get("headers") or {})}
-            assert "authorization" not in headers, (
-                f"{path.name}: {side} has an Authorization header"
-            )
+            assert "authorization" not in headers, f"{path.name}: {side} has an Authorization header"
             assert "cookie" not in headers
             assert "set-cookie" not in headers

@@ -99,9 +99,7 @@ def test_status_false_not_found_on_http_200_is_not_found(make_client: MakeClient
 
 
 @pytest.mark.parametrize("status_code", [400, 422])
-def test_validation_errors_carry_code_type_and_snake_case_next_step(
-    make_client: MakeClient, status_code: int
-) -> None:
+def test_validation_errors_carry_code_type_and_snake_case_next_step(make_client: MakeClient, status_code: int) -> None:
     response = httpx.Response(
         status_code,
         json={
@@ -127,9 +125,7 @@ def test_validation_errors_carry_code_type_and_snake_case_next_step(
     assert len(fake.requests) == 1  # a 4xx is never retried
 
 
-def test_429_after_retries_says_how_many_attempts(
-    make_client: MakeClient, sleeps: list[float]
-) -> None:
+def test_429_after_retries_says_how_many_attempts(make_client: MakeClient, sleeps: list[float]) -> None:
     limited = fail(
         429,
         "Rate limit exceeded!",
@@ -191,9 +187,7 @@ def test_a_body_that_is_not_json(make_client: MakeClient, status_code: int) -> N
     fake = FakePaystack(httpx.Response(status_code, text="upstream connect error"))
     with pytest.raises(PaystackError) as info:
         make_client(fake).verify_transaction("ref")
-    assert str(info.value).startswith(
-        f"Paystack answered HTTP {status_code} with a body that is not JSON"
-    )
+    assert str(info.value).startswith(f"Paystack answered HTTP {status_code} with a body that is not JSON")
     assert len(fake.requests) == 1
 
 
@@ -238,9 +232,7 @@ def test_post_503_is_ambiguous_and_sent_once(
     assert exc.hint
 
 
-@pytest.mark.parametrize(
-    "failure", [httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError]
-)
+@pytest.mark.parametrize("failure", [httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, httpx.ReadError])
 def test_post_refund_that_may_have_reached_paystack_is_ambiguous(
     make_client: MakeClient, sleeps: list[float], failure: type[httpx.TransportError]
 ) -> None:
@@ -316,9 +308,7 @@ def test_post_status_false_on_200_is_a_plain_error(make_client: MakeClient) -> N
     assert "fully reversed" in str(info.value)
 
 
-def test_post_429_is_not_retried_and_not_ambiguous(
-    make_client: MakeClient, sleeps: list[float]
-) -> None:
+def test_post_429_is_not_retried_and_not_ambiguous(make_client: MakeClient, sleeps: list[float]) -> None:
     fake = FakePaystack(fail(429, "Rate limit exceeded!", headers={"Retry-After": "1"}), ok({}))
     with pytest.raises(PaystackError) as info:
         _refund(make_client(fake))
@@ -367,9 +357,7 @@ def test_the_key_never_appears_in_errors_or_logs(
         assert "LEAKCANARY" not in text
 
 
-def test_retries_are_logged_without_the_key(
-    make_client: MakeClient, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_retries_are_logged_without_the_key(make_client: MakeClient, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="proaudit_ops.paystack")
     fake = FakePaystack(fail(503, "down"), ok(transaction()))
     make_client(fake).verify_transaction("re4lyvq3s3")

@@ -51,9 +51,7 @@ def test_paid_at_from_camel_case_when_snake_is_missing_or_null() -> None:
 
 @pytest.mark.parametrize("value", [None, "", "null"])
 def test_nullish_timestamps_are_none(value: object) -> None:
-    tx = Transaction.model_validate(
-        transaction(paid_at=value, paidAt=value, created_at=value, createdAt=value)
-    )
+    tx = Transaction.model_validate(transaction(paid_at=value, paidAt=value, created_at=value, createdAt=value))
     assert tx.paid_at is None
     assert tx.created_at is None
 

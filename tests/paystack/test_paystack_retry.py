@@ -45,9 +45,7 @@ def test_transport_errors_are_retried_on_get(
 
 
 @pytest.mark.parametrize("max_retries", [0, 1, 3, 5])
-def test_attempts_are_max_retries_plus_one(
-    make_client: MakeClient, sleeps: list[float], max_retries: int
-) -> None:
+def test_attempts_are_max_retries_plus_one(make_client: MakeClient, sleeps: list[float], max_retries: int) -> None:
     fake = FakePaystack(*[fail(503, "down") for _ in range(max_retries + 1)])
     with pytest.raises(PaystackError, match=f"{max_retries + 1} attempt"):
         make_client(fake, max_retries=max_retries).fetch_refund(1)
@@ -56,9 +54,7 @@ def test_attempts_are_max_retries_plus_one(
 
 
 @pytest.mark.parametrize("status_code", [400, 401, 403, 404, 422])
-def test_client_errors_are_not_retried(
-    make_client: MakeClient, sleeps: list[float], status_code: int
-) -> None:
+def test_client_errors_are_not_retried(make_client: MakeClient, sleeps: list[float], status_code: int) -> None:
     fake = FakePaystack(fail(status_code, "no"), ok(transaction()))
     with pytest.raises(PaystackError):
         make_client(fake).verify_transaction("x")
@@ -78,9 +74,7 @@ def test_jitter_without_retry_after_is_full_jitter_within_the_window(
 
 
 @pytest.mark.parametrize("status_code", [429, 503])
-def test_retry_after_seconds_is_honoured(
-    make_client: MakeClient, sleeps: list[float], status_code: int
-) -> None:
+def test_retry_after_seconds_is_honoured(make_client: MakeClient, sleeps: list[float], status_code: int) -> None:
     fake = FakePaystack(
         fail(status_code, "Rate limit exceeded!", headers={"Retry-After": "7"}),
         ok(transaction()),
@@ -90,9 +84,7 @@ def test_retry_after_seconds_is_honoured(
     assert sleeps == [7.0]
 
 
-def test_retry_after_http_date_is_honoured_and_capped(
-    make_client: MakeClient, sleeps: list[float]
-) -> None:
+def test_retry_after_http_date_is_honoured_and_capped(make_client: MakeClient, sleeps: list[float]) -> None:
     later = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
     fake = FakePaystack(fail(429, "slow down", headers={"Retry-After": later}), ok(transaction()))
     make_client(fake, max_retry_wait_s=12.5).verify_transaction("x")
@@ -112,18 +104,14 @@ def test_retry_after_on_a_500_is_ignored(make_client: MakeClient, sleeps: list[f
     assert sleeps[0] <= 1.0
 
 
-def test_unreadable_retry_after_falls_back_to_jitter(
-    make_client: MakeClient, sleeps: list[float]
-) -> None:
+def test_unreadable_retry_after_falls_back_to_jitter(make_client: MakeClient, sleeps: list[float]) -> None:
     fake = FakePaystack(fail(429, "slow", headers={"Retry-After": "soon"}), ok(transaction()))
     make_client(fake).verify_transaction("x")
     assert len(sleeps) == 1
     assert sleeps[0] <= 1.0
 
 
-def test_not_found_after_a_retry_is_still_not_found(
-    make_client: MakeClient, sleeps: list[float]
-) -> None:
+def test_not_found_after_a_retry_is_still_not_found(make_client: MakeClient, sleeps: list[float]) -> None:
     fake = FakePaystack(httpx.ReadTimeout, fail(404, "Transaction reference not found"))
     with pytest.raises(PaystackNotFound):
         make_client(fake).verify_transaction("x")

@@ -1,0 +1,64 @@
+"""The command tree's table of contents: each group's module and one-line help.
+
+The root lists these without importing them; a group's module loads only when it is invoked,
+so `proaudit --help` stays close to the cost of importing typer.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+
+@dataclass(frozen=True)
+class Group:
+    module: str
+    attr: str
+    help: str
+
+
+GROUPS: dict[str, Group] = {
+    "payments": Group("proaudit_ops.cli.payments", "app", "Diagnose and fix payments (runbook: Payment Failures)."),
+    "webhooks": Group(
+        "proaudit_ops.cli.webhooks", "app", "Diagnose, test, replay and recover Paystack webhooks (Webhook Failures)."
+    ),
+    "audit": Group("proaudit_ops.cli.audit", "app", "The hash-chained audit log: list, show, verify, ship."),
+    "apply": Group("proaudit_ops.cli.audit", "apply_app", "Apply a saved plan exactly as reviewed (refused if stale)."),
+    "config": Group("proaudit_ops.cli.config_cmd", "app", "Show and check the configuration."),
+    "sandbox": Group("proaudit_ops.cli.sandbox", "app", "The embedded sandbox: demo tenants and a simulated Paystack."),
+}
+
+
+def group_app(name: str, *, no_args_is_help: bool = True) -> typer.Typer:
+    """The Typer app of one group, configured like the root (plain help, no completion)."""
+    return typer.Typer(
+        help=GROUPS[name].help,
+        no_args_is_help=no_args_is_help,
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+
+
+class LazyGroup(TyperGroup):
+    """A root group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(GROUPS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        group = GROUPS.get(cmd_name)
+        if group is None:
+            return None
+        sub = getattr(importlib.import_module(group.module), group.attr)
+        command = typer.main.get_command(sub)
+        command.name = cmd_name
+        return command
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, group.help) for name, group in GROUPS.items()])
