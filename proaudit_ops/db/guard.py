@@ -254,10 +254,7 @@ class ChangeGuard:
             raise
         except BaseException as exc:
             # Database errors, a failed audit append, an interrupt: nothing was committed.
-            if isinstance(exc, ProauditError):
-                message = exc.message
-            else:
-                message = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            message = exc.message if isinstance(exc, ProauditError) else f"{type(exc).__name__}: {exc}".rstrip(": ")
             outcome = "aborted" if isinstance(exc, KeyboardInterrupt) else "failed"
             try:
                 self._record(plan.action, plan, outcome, error=message)

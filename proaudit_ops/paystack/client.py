@@ -411,10 +411,7 @@ class PaystackClient:
             outcome = state.outcome
             if outcome is None:  # pragma: no cover - tenacity always sets it before sleeping
                 return
-            if outcome.failed:
-                what = type(outcome.exception()).__name__
-            else:
-                what = f"HTTP {outcome.result().status_code}"
+            what = type(outcome.exception()).__name__ if outcome.failed else f"HTTP {outcome.result().status_code}"
             wait = state.upcoming_sleep
             # INFO, not WARNING: the CLI decides what reaches stderr (Python's last-resort
             # handler would otherwise print every retry under the one-line error).
