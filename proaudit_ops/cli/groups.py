@@ -7,6 +7,7 @@ so `proaudit --help` stays close to the cost of importing typer.
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,29 @@ class LazyGroup(TyperGroup):
         command = typer.main.get_command(sub)
         command.name = cmd_name
         return command
+
+    def main(  # type: ignore[override]
+        self, args: Any = None, prog_name: str | None = None, *, standalone_mode: bool = True, **extra: Any
+    ) -> Any:
+        """With --json, a usage error caught by the parser also gets the one JSON envelope."""
+        argv = list(sys.argv[1:] if args is None else args)
+        if not standalone_mode or "--json" not in argv:
+            return super().main(argv, prog_name, standalone_mode=standalone_mode, **extra)
+        try:
+            code = super().main(argv, prog_name, standalone_mode=False, **extra)
+        except typer.Abort:
+            sys.exit(130)
+        except typer.TyperException as exc:
+            from proaudit_ops.cli.output import error_entry, print_envelope
+
+            exc.show()  # type: ignore[attr-defined]
+            ctx = getattr(exc, "ctx", None)
+            name = " ".join(ctx.command_path.split()[1:]) if ctx is not None else "proaudit"
+            exit_code = int(getattr(exc, "exit_code", 2))
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            print_envelope(name or "proaudit", exit_code, None, [error_entry("usage", message, None)])
+            sys.exit(exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         with formatter.section("Commands"):

@@ -90,3 +90,22 @@ def test_declining_at_the_prompt_changes_nothing(proaudit, monkeypatch: pytest.M
     ok = proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", input="y\n")
     assert ok.exit_code == 0
     assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--json", "payments", "stuck", "--since", "soon"],
+        ["--json", "payments", "verify"],
+        ["--json", "payments", "stuck", "--concurrency", "0"],
+        ["--json", "refundz"],
+    ],
+)
+def test_parser_usage_errors_still_get_the_envelope(proaudit, args: list[str]) -> None:
+    ran = proaudit(*args)
+    assert ran.exit_code == 2
+    envelope = ran.json()
+    assert envelope["status"] == "usage_error"
+    assert envelope["exit_code"] == 2
+    assert envelope["errors"][0]["message"]
+    assert "Error" in ran.stderr  # the human message is still on stderr
