@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,11 @@ from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.mutation import DryRun, Live, ShowSql, Yes, apply_options, render_guard_result
 from proaudit_ops.cli.options import parse_window
 from proaudit_ops.cli.runner import run, run_plain
+
+if TYPE_CHECKING:
+    from proaudit_ops.audit.ops import ChainReport
+    from proaudit_ops.db.guard import SavedPlanResult
+    from proaudit_ops.runtime import Runtime
 
 app = group_app("audit")
 
@@ -59,7 +64,7 @@ def verify(
 
     if file is not None:
 
-        def offline():  # type: ignore[no-untyped-def]
+        def offline() -> tuple[ChainReport, int]:
             report = verify_log(None, file)
             return report, int(report.exit_code)
 
@@ -91,7 +96,7 @@ def apply_command(
     from proaudit_ops.cli.confirm import confirm
     from proaudit_ops.db.guard import apply_plan_file
 
-    def call(rt):  # type: ignore[no-untyped-def]
+    def call(rt: Runtime) -> SavedPlanResult:
         options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None)
         return apply_plan_file(rt.guard(), file, options, confirm, show_sql=show_sql)
 

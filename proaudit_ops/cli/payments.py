@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,11 @@ from proaudit_ops.cli.mutation import (
 )
 from proaudit_ops.cli.options import parse_window
 from proaudit_ops.cli.runner import run
+
+if TYPE_CHECKING:
+    from proaudit_ops.core.payments.fix import FixResult
+    from proaudit_ops.core.payments.stuck import StuckResult
+    from proaudit_ops.runtime import Runtime
 
 app = group_app("payments")
 
@@ -49,7 +54,7 @@ def verify(
     from proaudit_ops.cli.confirm import confirm
     from proaudit_ops.core.payments.fix import fix_payment
 
-    def call(rt):  # type: ignore[no-untyped-def]
+    def call(rt: Runtime) -> FixResult:
         options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=plan_out)
         return fix_payment(rt, reference, options, confirm, show_sql=show_sql)
 
@@ -81,7 +86,7 @@ def stuck(
 
     older, window = parse_window(older_than, "--older-than"), parse_window(since, "--since")
 
-    def call(rt):  # type: ignore[no-untyped-def]
+    def call(rt: Runtime) -> StuckResult:
         from proaudit_ops.cli.confirm import confirm
         from proaudit_ops.core.payments.stuck import fix_stuck, scan_stuck
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.mutation import DryRun, Live, Yes, apply_options
 from proaudit_ops.cli.runner import run
+
+if TYPE_CHECKING:
+    from proaudit_ops.core.webhooks.gaps import GapsResult
+    from proaudit_ops.core.webhooks.replay import ReplayResult
+    from proaudit_ops.core.webhooks.retry_failed import RetryFailedResult
+    from proaudit_ops.runtime import Runtime
 
 app = group_app("webhooks")
 
@@ -75,7 +81,7 @@ def replay(
     from proaudit_ops.cli.confirm import confirm_proposal
     from proaudit_ops.core.webhooks.replay import replay as replay_event
 
-    def call(rt):  # type: ignore[no-untyped-def]
+    def call(rt: Runtime) -> ReplayResult:
         return replay_event(
             rt,
             reference,
@@ -103,7 +109,7 @@ def retry_failed(
     from proaudit_ops.cli.progress import progress_bar
     from proaudit_ops.core.webhooks.retry_failed import retry_failed as redeliver
 
-    def call(rt):  # type: ignore[no-untyped-def]
+    def call(rt: Runtime) -> RetryFailedResult:
         options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None)
         workers = concurrency or rt.settings.proaudit_concurrency
         with progress_bar("redelivering") as progress:
@@ -139,7 +145,7 @@ def gaps(
 
     window = parse_window(since, "--since")
 
-    def call(rt):  # type: ignore[no-untyped-def]
+    def call(rt: Runtime) -> GapsResult:
         if not replay:
             return find_gaps(rt, window)
         from proaudit_ops.cli.confirm import confirm_proposal

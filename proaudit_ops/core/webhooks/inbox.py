@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, RowMapping
 
 
 @dataclass(frozen=True)
@@ -63,15 +63,14 @@ def processed_references(conn: Connection, references: list[str]) -> set[str]:
     return found
 
 
-def _event(row: object) -> InboxEvent:
-    m = row  # a RowMapping
+def _event(m: RowMapping) -> InboxEvent:
     return InboxEvent(
-        id=m["id"],  # type: ignore[index]
-        event_type=m["event_type"],  # type: ignore[index]
-        reference=m["reference"],  # type: ignore[index]
-        status=m["status"],  # type: ignore[index]
-        attempts=int(m["attempts"] or 0),  # type: ignore[index]
-        last_error=m["last_error"],  # type: ignore[index]
-        received_at=m["received_at"],  # type: ignore[index]
-        raw_body=bytes(m["raw_body"]),  # type: ignore[index]
+        id=m["id"],
+        event_type=m["event_type"],
+        reference=m["reference"],
+        status=m["status"],
+        attempts=int(m["attempts"] or 0),
+        last_error=m["last_error"],
+        received_at=m["received_at"],
+        raw_body=bytes(m["raw_body"]),
     )
