@@ -10,8 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from proaudit_ops.core.payments.diagnosis import Diagnosis
-from proaudit_ops.core.payments.verify import VerifyResult, compare
+from proaudit_ops.core.payments.verify import VerifyResult, verify_payment
 from proaudit_ops.errors import ExitCode
 from proaudit_ops.timeutil import utcnow
 
@@ -91,23 +90,14 @@ def fix_payment(
     *,
     show_sql: bool = False,
 ) -> FixResult:
-    db, ps, finding = compare(runtime, reference)
-    verify = VerifyResult(
-        reference=reference,
-        database=db,
-        paystack=ps,
-        diagnosis=finding.diagnosis,
-        explanation=finding.explanation,
-        next_step=finding.next_step,
-        fixable=finding.fixable,
-    )
-    if finding.diagnosis not in (Diagnosis.STUCK, Diagnosis.NOT_PAID):
+    verify = verify_payment(runtime, reference)
+    if not verify.fixable:
         return FixResult(verify=verify, outcome="not_fixable", guard=None)
     guard = runtime.guard()
 
     def build(conn: Connection) -> Plan:
-        change = payment_change(guard, conn, reference, ps)
-        return build_plan(finding.explanation, reference, [change] if change else [])
+        change = payment_change(guard, conn, reference, verify.paystack)
+        return build_plan(verify.explanation, reference, [change] if change else [])
 
     result = guard.execute(build, options, confirm)
     sql = guard.plan_sql(result.plan) if show_sql and result.plan else None

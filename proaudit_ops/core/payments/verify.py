@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from proaudit_ops.core.payments.diagnosis import Diagnosis, Finding, diagnose
+from proaudit_ops.core.payments.diagnosis import Diagnosis, diagnose
 from proaudit_ops.core.payments.views import (
     TxView,
     database_view,
@@ -35,8 +35,8 @@ class VerifyResult:
         return ExitCode.OK if self.diagnosis in (Diagnosis.CONSISTENT, Diagnosis.IN_PROGRESS) else ExitCode.FINDING
 
 
-def compare(runtime: Runtime, reference: str) -> tuple[TxView, TxView, Finding]:
-    """Both views and the finding; shared by verify, --fix and the bulk stuck scan."""
+def verify_payment(runtime: Runtime, reference: str) -> VerifyResult:
+    """Both sides and the diagnosis; `--fix` builds on this result."""
     from proaudit_ops.db.engine import read_only
 
     validate_reference(reference)
@@ -44,11 +44,7 @@ def compare(runtime: Runtime, reference: str) -> tuple[TxView, TxView, Finding]:
         row = read_payment_row(conn, reference)
     db = database_view(row)
     ps = paystack_view(fetch_at_paystack(runtime.paystack(), reference))
-    return db, ps, diagnose(reference, db, ps)
-
-
-def verify_payment(runtime: Runtime, reference: str) -> VerifyResult:
-    db, ps, finding = compare(runtime, reference)
+    finding = diagnose(reference, db, ps)
     return VerifyResult(
         reference=reference,
         database=db,
