@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from proaudit_ops.core.payments.diagnosis import Diagnosis, diagnose
+from proaudit_ops.core.payments.diagnosis import FIXABLE, HEALTHY, Diagnosis, diagnose
 from proaudit_ops.core.payments.fix import build_plan, payment_change
 from proaudit_ops.core.payments.views import TxView, fetch_at_paystack, paystack_view
 from proaudit_ops.errors import ExitCode, PaystackError
@@ -51,7 +51,7 @@ class StuckResult:
 
     @property
     def fixable(self) -> list[StuckItem]:
-        return [i for i in self.items if i.diagnosis in (Diagnosis.STUCK, Diagnosis.NOT_PAID)]
+        return [i for i in self.items if i.diagnosis in FIXABLE]
 
     @property
     def exit_code(self) -> ExitCode:
@@ -60,10 +60,7 @@ class StuckResult:
         if any(i.error for i in self.items):
             return ExitCode.UNAVAILABLE
         left = [
-            i
-            for i in self.items
-            if i.reference not in self.fixed
-            and (not self.verified or i.diagnosis not in (Diagnosis.IN_PROGRESS, Diagnosis.CONSISTENT))
+            i for i in self.items if i.reference not in self.fixed and (not self.verified or i.diagnosis not in HEALTHY)
         ]
         return ExitCode.FINDING if left else ExitCode.OK
 

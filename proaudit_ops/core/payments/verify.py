@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from proaudit_ops.core.payments.diagnosis import Diagnosis, diagnose
+from proaudit_ops.core.payments.diagnosis import HEALTHY, Diagnosis, diagnose
 from proaudit_ops.core.payments.views import (
     TxView,
     database_view,
@@ -32,7 +32,7 @@ class VerifyResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.OK if self.diagnosis in (Diagnosis.CONSISTENT, Diagnosis.IN_PROGRESS) else ExitCode.FINDING
+        return ExitCode.OK if self.diagnosis in HEALTHY else ExitCode.FINDING
 
 
 def verify_payment(runtime: Runtime, reference: str) -> VerifyResult:
