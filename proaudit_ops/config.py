@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     def _no_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
 
+    @field_validator("proaudit_stuck_older_than")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from proaudit_ops.timeutil import parse_duration
+
+        parse_duration(value)  # ValueError -> a one-line config error
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,

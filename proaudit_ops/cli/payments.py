@@ -64,7 +64,9 @@ def verify(
 @app.command("stuck")
 def stuck(
     ctx: typer.Context,
-    older_than: Annotated[str, typer.Option("--older-than", help="Only payments pending longer than this.")] = "15m",
+    older_than: Annotated[
+        str | None, typer.Option("--older-than", help="Only payments pending longer than this (default 15m).")
+    ] = None,
     since: Annotated[str, typer.Option("--since", help="Only payments created within this window.")] = "24h",
     verify: Annotated[bool, typer.Option("--verify", help="Check each at Paystack (concurrently).")] = False,
     fix: Annotated[
@@ -84,12 +86,15 @@ def stuck(
     """List pending payments; --verify checks them at Paystack; --fix settles the fixable ones."""
     from proaudit_ops.cli.progress import progress_bar
 
-    older, window = parse_window(older_than, "--older-than"), parse_window(since, "--since")
+    window = parse_window(since, "--since")
+    flag_older = parse_window(older_than, "--older-than") if older_than else None
 
     def call(rt: Runtime) -> StuckResult:
         from proaudit_ops.cli.confirm import confirm
         from proaudit_ops.core.payments.stuck import fix_stuck, scan_stuck
+        from proaudit_ops.timeutil import parse_duration
 
+        older = flag_older or parse_duration(rt.settings.proaudit_stuck_older_than)
         workers = concurrency or rt.settings.proaudit_concurrency
         with progress_bar("verifying at Paystack") as progress:
             if fix:

@@ -208,6 +208,19 @@ def _app_findings(runtime: Runtime) -> list[ConfigFinding]:
     return []
 
 
+def _redis_findings(runtime: Runtime) -> list[ConfigFinding]:
+    from proaudit_ops.kv.redis_client import ping
+
+    url = runtime.settings.proaudit_redis_url
+    if url is None:
+        return []
+    try:
+        ping(url.get_secret_value())
+    except ProauditError as exc:
+        return [ConfigFinding("redis", exc.message, exc.hint or "check PROAUDIT_REDIS_URL")]
+    return []
+
+
 def check_config(runtime: Runtime) -> ConfigCheckResult:
     result = ConfigCheckResult(mode=mode_of(runtime.settings))
     result.checks.append("secrets")
@@ -218,4 +231,7 @@ def check_config(runtime: Runtime) -> ConfigCheckResult:
     result.findings.extend(_paystack_findings(runtime))
     result.checks.append("app")
     result.findings.extend(_app_findings(runtime))
+    if runtime.settings.proaudit_redis_url is not None:
+        result.checks.append("redis")
+        result.findings.extend(_redis_findings(runtime))
     return result

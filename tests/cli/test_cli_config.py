@@ -100,3 +100,14 @@ def test_show_masks_and_names_sources(proaudit, real_env: dict[str, str], tmp_pa
     assert values["proaudit_operator"]["source"] == "env"  # env beats the file
     assert "hunter22" not in ran.stdout + ran.stderr
     assert ran.json()["data"]["mode"] == "test"
+
+
+@pytest.mark.redis
+def test_redis_is_checked_when_configured(proaudit, redis_url: str) -> None:
+    ok = proaudit("--json", "config", "check", env={"PROAUDIT_REDIS_URL": redis_url})
+    assert ok.exit_code == 0, ok.stdout
+    assert "redis" in ok.json()["data"]["checks"]
+    down = proaudit("--json", "config", "check", env={"PROAUDIT_REDIS_URL": "redis://:RedisPw99@127.0.0.1:1/0"})
+    assert down.exit_code == 1
+    assert "cannot reach Redis" in findings(down)["redis"]
+    assert "RedisPw99" not in down.stdout + down.stderr

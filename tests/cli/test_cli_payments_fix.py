@@ -177,3 +177,13 @@ def test_fix_on_postgres(pg_proaudit) -> None:
     assert pg_proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--yes").exit_code == 0
     assert pg_proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 0
     assert pg_proaudit("audit", "verify").exit_code == 0
+
+
+def test_stuck_age_comes_from_the_flag_then_the_setting(proaudit) -> None:
+    default = {i["reference"] for i in proaudit("--json", "payments", "stuck").json()["data"]["items"]}
+    assert "PSK-PENDING-0001" not in default  # 5 minutes old, under the 15m default
+    configured = proaudit("--json", "payments", "stuck", env={"PROAUDIT_STUCK_OLDER_THAN": "1m"}).json()["data"]
+    assert "PSK-PENDING-0001" in {i["reference"] for i in configured["items"]}
+    flagged = proaudit("--json", "payments", "stuck", "--older-than", "3h", env={"PROAUDIT_STUCK_OLDER_THAN": "1m"})
+    assert flagged.json()["data"]["older_than_minutes"] == 180
+    assert proaudit("payments", "stuck", env={"PROAUDIT_STUCK_OLDER_THAN": "soonish"}).exit_code == 2
