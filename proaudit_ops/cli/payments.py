@@ -144,7 +144,7 @@ def show(ctx: typer.Context, reference: Reference) -> None:
 # -- rendering --------------------------------------------------------------------------------
 
 
-def _render_verify(result: object) -> None:
+def _render_verify(result: object, *, hint: bool = True) -> None:
     from rich.table import Table
 
     from proaudit_ops.cli import render
@@ -167,7 +167,7 @@ def _render_verify(result: object) -> None:
     out.print(table)
     style = render.STYLE_BY_HEALTH[result.exit_code == 0]
     out.print(f"[{style}]{result.diagnosis.value}[/]: {result.explanation}")
-    if result.next_step:
+    if hint and result.next_step:
         out.print(f"next: {result.next_step}", markup=False)
 
 
@@ -175,7 +175,8 @@ def _render_fix(result: object, show_sql: bool) -> None:
     from proaudit_ops.core.payments.fix import FixResult
 
     assert isinstance(result, FixResult)
-    _render_verify(result.verify)
+    # The diagnosis as found; once a fix is applied or planned, its "next: --fix" hint is moot.
+    _render_verify(result.verify, hint=result.outcome == "not_fixable")
     render_guard_result(result.guard, show_sql=show_sql, sql=result.sql)
 
 
@@ -183,7 +184,7 @@ def _render_stuck(result: object, show_sql: bool) -> None:
     from rich.table import Table
 
     from proaudit_ops.cli import render
-    from proaudit_ops.core.payments.stuck import StuckResult
+    from proaudit_ops.core.payments.stuck import StuckResult, settled_summary
 
     assert isinstance(result, StuckResult)
     out = render.console()
@@ -204,19 +205,8 @@ def _render_stuck(result: object, show_sql: bool) -> None:
             ]
         table.add_row(*cells)
     out.print(table)
-    fixable = result.fixable
-    total = sum(i.amount.subunits for i in fixable)
-    currency = fixable[0].amount.currency if fixable else "NGN"
     if result.verified:
-        by_status: dict[str, int] = {}
-        for item in fixable:
-            key = item.paystack_status or "?"
-            by_status[key] = by_status.get(key, 0) + 1
-        summary = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())) or "none"
-        out.print(
-            f"{len(result.items)} pending; fixable: {len(fixable)} ({summary}), "
-            f"total {render.money_sum(total, currency)}"
-        )
+        out.print(f"{len(result.items)} pending; fixable: {settled_summary(result.fixable)}", markup=False)
     else:
         out.print(f"{len(result.items)} pending (add --verify to check them at Paystack)")
     render_guard_result(result.guard, show_sql=show_sql, sql=result.sql)

@@ -20,5 +20,7 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None] | None
 
         def update(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
+            if done >= total:
+                bar.stop()  # finished: clear the bar before any prompt that follows
 
         yield update

@@ -39,10 +39,6 @@ def text(value: object) -> str:
 STYLE_BY_HEALTH = {True: "green", False: "bold red"}
 
 
-def money_sum(subunits: int, currency: str) -> str:
-    return Money(subunits, currency).format()
-
-
 def value(key: str, raw: object, currency: object = None) -> str:
     """A database value for display: money columns in both forms, times in ISO UTC."""
     from proaudit_ops.money import describe_amount

@@ -118,6 +118,19 @@ def _verify_one(runtime: Runtime, item: StuckItem) -> StuckItem:
     )
 
 
+def settled_summary(items: list[StuckItem]) -> str:
+    """What the operator approves: how many, Paystack's statuses, the total (per currency)."""
+    by_status: dict[str, int] = {}
+    totals: dict[str, int] = {}
+    for item in items:
+        status = item.paystack_status or "?"
+        by_status[status] = by_status.get(status, 0) + 1
+        totals[item.amount.currency] = totals.get(item.amount.currency, 0) + item.amount.subunits
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
+    total = " + ".join(Money(v, c).format() for c, v in sorted(totals.items()))
+    return f"{len(items)} pending payments settled at Paystack ({statuses}), total {total}"
+
+
 def verify_all(
     runtime: Runtime, items: list[StuckItem], concurrency: int, progress: Progress | None
 ) -> list[StuckItem]:
@@ -188,7 +201,9 @@ def fix_stuck(
             change = payment_change(guard, conn, item.reference, item._paystack)
             if change is not None:
                 changes.append(change)
-        return build_plan(f"{len(changes)} pending payments settled at Paystack", "bulk", changes)
+        return build_plan(
+            settled_summary([i for i in fixable if i.reference in {c.label for c in changes}]), "bulk", changes
+        )
 
     result = guard.execute(build, options, confirm)
     fixed = [c.label for c in result.plan.changes] if result.plan and result.outcome == "applied" else []
