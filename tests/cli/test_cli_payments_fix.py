@@ -63,7 +63,7 @@ def test_live_key_requires_live(proaudit, tmp_path: Path) -> None:
     db = tmp_path / "billing.db"
     ensure_sandbox(db).dispose()
     env = {
-        "PAYSTACK_SECRET_KEY": "sk_live_canary0000000000000000",
+        "PAYSTACK_SECRET_KEY": "sk_live_FAKEcanary01",
         "DATABASE_URL": f"sqlite+pysqlite:///{db}",
         "PROAUDIT_PAYSTACK_SIMULATOR": "true",
         "PROAUDIT_HOME": str(tmp_path),

@@ -15,7 +15,7 @@ from proaudit_ops.core.webhooks.signing import SignatureVerdict, check_signature
 from proaudit_ops.errors import UsageError
 
 KEY = "sk_test_0123456789abcdef0123456789abcdef"
-LIVE_KEY = "sk_live_0123456789abcdef0123456789abcdef"
+LIVE_KEY = "sk_live_FAKE0123456789"
 
 
 def independent(body: bytes, key: str) -> str:
