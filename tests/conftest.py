@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -106,6 +107,18 @@ def sqlite_engine(tmp_path: Path) -> Iterator[object]:
     create_schema(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(params=["pg", "sqlite"])
+def engine(request: pytest.FixtureRequest) -> Any:
+    """The test runs twice: on PostgreSQL and on SQLite (both with the billing schema)."""
+    return request.getfixturevalue("pg_engine" if request.param == "pg" else "sqlite_engine")
+
+
+@pytest.fixture
+def fallback_path(tmp_path: Path) -> Path:
+    """A private audit fallback file (JSONL) for the test."""
+    return tmp_path / "audit" / "audit-fallback.jsonl"
 
 
 @pytest.fixture

@@ -5,17 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
 from proaudit_ops.audit import AuditContext, AuditLog
-
-
-@pytest.fixture(params=["pg", "sqlite"])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    name = "pg_engine" if request.param == "pg" else "sqlite_engine"
-    value = request.getfixturevalue(name)
-    assert isinstance(value, Engine)
-    return value
 
 
 @pytest.fixture
@@ -27,11 +18,6 @@ def context() -> AuditContext:
         command="proaudit refunds issue PAY-1 --amount 1500 --yes",
         incident="INC-7",
     )
-
-
-@pytest.fixture
-def fallback_path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "audit-fallback.jsonl"
 
 
 @pytest.fixture

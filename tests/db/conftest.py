@@ -20,14 +20,6 @@ from proaudit_ops.timeutil import utcnow
 FIX_TIME = utcnow().replace(microsecond=123456)
 
 
-@pytest.fixture(params=["pg", "sqlite"])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    name = "pg_engine" if request.param == "pg" else "sqlite_engine"
-    value = request.getfixturevalue(name)
-    assert isinstance(value, Engine)
-    return value
-
-
 @pytest.fixture
 def audit_context() -> AuditContext:
     return AuditContext(
@@ -37,11 +29,6 @@ def audit_context() -> AuditContext:
         command="proaudit payments stuck --fix --yes",
         incident="INC-42",
     )
-
-
-@pytest.fixture
-def fallback_path(tmp_path: Path) -> Path:
-    return tmp_path / "audit" / "audit-fallback.jsonl"
 
 
 @pytest.fixture
