@@ -187,3 +187,24 @@ def test_stuck_age_comes_from_the_flag_then_the_setting(proaudit) -> None:
     flagged = proaudit("--json", "payments", "stuck", "--older-than", "3h", env={"PROAUDIT_STUCK_OLDER_THAN": "1m"})
     assert flagged.json()["data"]["older_than_minutes"] == 180
     assert proaudit("payments", "stuck", env={"PROAUDIT_STUCK_OLDER_THAN": "soonish"}).exit_code == 2
+
+
+def test_fixed_by_someone_else_meanwhile_is_nothing_to_do(proaudit, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import update
+
+    from proaudit_ops.core.payments import fix
+    from proaudit_ops.db.schema import payment_transactions as pt
+
+    real = fix.verify_payment
+
+    def verify_then_the_app_settles_it(runtime, reference):  # type: ignore[no-untyped-def]
+        result = real(runtime, reference)
+        with runtime.engine().begin() as conn:  # the app processes the late webhook meanwhile
+            conn.execute(update(pt).where(pt.c.reference == reference).values(status="success"))
+        return result
+
+    monkeypatch.setattr(fix, "verify_payment", verify_then_the_app_settles_it)
+    ran = proaudit("--json", "payments", "verify", "PSK-STUCK-0001", "--fix", "--yes")
+    assert ran.exit_code == 0, ran.stderr
+    assert ran.json()["data"]["outcome"] == "nothing"
+    assert proaudit("--json", "audit", "log").json()["data"]["records"] == []

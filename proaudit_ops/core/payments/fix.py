@@ -34,7 +34,7 @@ class FixResult:
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.outcome in ("applied", "planned"):
+        if self.outcome in ("applied", "planned", "nothing"):  # nothing: fixed meanwhile, by someone else
             return ExitCode.OK
         if self.outcome == "aborted":
             return ExitCode.REFUSED
