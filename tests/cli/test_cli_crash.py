@@ -36,7 +36,12 @@ def proaudit(args: list[str], env: dict[str, str]) -> subprocess.CompletedProces
 
 @pytest.mark.parametrize("point", POINTS)
 def test_sigkill_then_rerun(pg_proaudit, pg_engine: Engine, pg_url: str, isolated_env: Path, point: str) -> None:
-    env = {**os.environ, "DATABASE_URL": pg_url, "PROAUDIT_PAYSTACK_SIMULATOR": "true", "PROAUDIT_HOME": str(isolated_env)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": pg_url,
+        "PROAUDIT_PAYSTACK_SIMULATOR": "true",
+        "PROAUDIT_HOME": str(isolated_env),
+    }
     before = statuses(pg_engine)
     assert set(before.values()) == {"pending"}
 
