@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.runner import run, stderr
+
+if TYPE_CHECKING:
+    from proaudit_ops.runtime import Runtime
+    from proaudit_ops.sandbox.serve import ServeResult
 
 app = group_app("sandbox")
 
@@ -89,22 +94,29 @@ def serve(
         "timeout_rate": app_timeout_rate,
     }
 
-    def announce(url: str) -> None:
-        stderr(f"serving the Paystack simulator and the billing app on {url} (Ctrl-C to stop)")
-        stderr(f"  point the tool at it: PAYSTACK_BASE_URL={url} PROAUDIT_APP_BASE_URL={url}")
+    def announce(url: str, db: Path) -> None:
+        from proaudit_ops.sandbox.dataset import SANDBOX_SECRET_KEY
 
-    run(
-        ctx,
-        lambda rt: serve_sandbox(
-            rt.settings.sandbox_db_path(),
+        stderr(f"serving the Paystack simulator and the billing app on {url} (Ctrl-C to stop)")
+        # The sandbox key is fake and public: the served app signs and verifies with it.
+        stderr("  point the tool at it (another shell):")
+        stderr(
+            f"  export DATABASE_URL=sqlite+pysqlite:///{db} PAYSTACK_SECRET_KEY={SANDBOX_SECRET_KEY} "
+            f"PAYSTACK_BASE_URL={url} PROAUDIT_APP_BASE_URL={url}"
+        )
+
+    def call(rt: Runtime) -> ServeResult:
+        db = rt.settings.sandbox_db_path()
+        return serve_sandbox(
+            db,
             host=host,
             port=port,
             sim_overrides=sim,
             app_overrides=app_faults,
-            on_ready=announce,
-        ),
-        _render_served,
-    )
+            on_ready=lambda url: announce(url, db),
+        )
+
+    run(ctx, call, _render_served)
 
 
 def _render_summary(result: object) -> None:
