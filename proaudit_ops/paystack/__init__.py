@@ -6,8 +6,9 @@ Exports are loaded lazily (PEP 562), so `from proaudit_ops.paystack.signatures i
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from proaudit_ops.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from proaudit_ops.paystack.client import PaystackClient
@@ -52,13 +53,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:

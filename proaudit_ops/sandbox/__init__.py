@@ -14,8 +14,9 @@ The public names below are importable from the package; they load on first use (
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from proaudit_ops.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from proaudit_ops.sandbox.billing_app import BillingApp
@@ -97,10 +98,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'proaudit_ops.sandbox' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"proaudit_ops.sandbox.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)
