@@ -3,7 +3,7 @@
 `PROAUDIT_CRASH_AT=guard:after_update` (or a comma-separated list) makes the process kill itself
 with SIGKILL when it reaches that point: no cleanup, no rollback, no atexit, like a power cut.
 Points used: guard:after_lock, guard:after_update, guard:after_audit, guard:before_commit,
-guard:after_commit (db/guard.py); the refund flow adds its own.
+guard:after_commit (protocols/guard.py); the refund flow adds its own.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from proaudit_ops.audit import AuditLog
-    from proaudit_ops.db.guard import ChangeGuard
     from proaudit_ops.paystack import PaystackClient
+    from proaudit_ops.protocols.guard import ChangeGuard
 
 
 F = TypeVar("F")
@@ -211,7 +211,7 @@ class Runtime:
         return self._audit
 
     def guard(self) -> ChangeGuard:
-        from proaudit_ops.db.guard import ChangeGuard
+        from proaudit_ops.protocols.guard import ChangeGuard
 
         return ChangeGuard(
             self.engine(),

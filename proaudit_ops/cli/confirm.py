@@ -11,8 +11,8 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from proaudit_ops.core.approval import Proposal
-    from proaudit_ops.db.plan import Plan
+    from proaudit_ops.protocols.approval import Proposal
+    from proaudit_ops.protocols.plan import Plan
 
 
 def ask(question: str) -> str | None:

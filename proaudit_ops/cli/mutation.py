@@ -10,7 +10,7 @@ import typer
 from proaudit_ops.cli.runner import is_interactive
 
 if TYPE_CHECKING:
-    from proaudit_ops.db.guard import ApplyOptions, GuardResult
+    from proaudit_ops.protocols.guard import ApplyOptions, GuardResult
     from proaudit_ops.runtime import Runtime
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Show the plan, change nothing (audited as planned).")]
@@ -28,7 +28,7 @@ PlanOut = Annotated[
 
 
 def apply_options(runtime: Runtime, *, dry_run: bool, yes: bool, live: bool, plan_out: Path | None) -> ApplyOptions:
-    from proaudit_ops.db.guard import ApplyOptions
+    from proaudit_ops.protocols.guard import ApplyOptions
 
     return ApplyOptions(
         dry_run=dry_run,

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from proaudit_ops.db.plan import Plan, RowChange
+    from proaudit_ops.protocols.plan import Plan, RowChange
 
 
 def cell(column: str, value: Any, currency: str | None) -> str:

@@ -1,1 +1,1 @@
-"""The billing database: schema contract, engines and transactions, the change guard."""
+"""The billing database: the schema contract, engines and transactions (the guard is in protocols/)."""

@@ -12,9 +12,9 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from proaudit_ops.audit import AuditContext, AuditLog, AuditRecord, query
 from proaudit_ops.db.engine import read_only
-from proaudit_ops.db.guard import ChangeGuard
-from proaudit_ops.db.plan import Plan, RowChange
 from proaudit_ops.db.schema import organizations, payment_transactions
+from proaudit_ops.protocols.guard import ChangeGuard
+from proaudit_ops.protocols.plan import Plan, RowChange
 from proaudit_ops.timeutil import utcnow
 
 FIX_TIME = utcnow().replace(microsecond=123456)

@@ -15,10 +15,10 @@ from sqlalchemy import Connection, Engine, text, update
 
 from proaudit_ops.audit import AuditEntry, AuditLog, AuditRecord, verify_chain
 from proaudit_ops.db.engine import make_engine, read_only
-from proaudit_ops.db.guard import ApplyOptions, ChangeGuard
-from proaudit_ops.db.plan import Plan, RowChange
 from proaudit_ops.db.schema import payment_transactions as pt
 from proaudit_ops.errors import DatabaseUnavailable, Refused
+from proaudit_ops.protocols.guard import ApplyOptions, ChangeGuard
+from proaudit_ops.protocols.plan import Plan, RowChange
 from proaudit_ops.timeutil import utcnow
 
 YES = ApplyOptions(assume_yes=True)

@@ -17,8 +17,8 @@ from proaudit_ops.audit import AuditContext, AuditLog
 from proaudit_ops.cli.confirm import confirm
 from proaudit_ops.cli.plan_view import render_plan
 from proaudit_ops.db.engine import create_schema, make_engine
-from proaudit_ops.db.guard import ApplyOptions, ChangeGuard
-from proaudit_ops.db.plan import Plan, RowChange
+from proaudit_ops.protocols.guard import ApplyOptions, ChangeGuard
+from proaudit_ops.protocols.plan import Plan, RowChange
 from proaudit_ops.timeutil import utcnow
 
 Builder = Callable[..., Callable[[Connection], Plan]]

@@ -25,8 +25,8 @@ import sys
 from pathlib import Path
 from proaudit_ops.audit import AuditContext, AuditLog
 from proaudit_ops.db.engine import make_engine
-from proaudit_ops.db.guard import ApplyOptions, ChangeGuard
-from proaudit_ops.db.plan import Plan, RowChange
+from proaudit_ops.protocols.guard import ApplyOptions, ChangeGuard
+from proaudit_ops.protocols.plan import Plan, RowChange
 from proaudit_ops.db.schema import payment_transactions as pt
 from proaudit_ops.timeutil import utcnow
 

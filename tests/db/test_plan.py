@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from proaudit_ops.db.plan import Plan, RowChange
 from proaudit_ops.errors import Refused, UsageError
+from proaudit_ops.protocols.plan import Plan, RowChange
 
 WHEN = datetime(2024, 8, 22, 9, 15, 2, 123456, tzinfo=UTC)
 

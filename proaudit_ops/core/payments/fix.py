@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from proaudit_ops.core.payments.views import TxView
-    from proaudit_ops.db.guard import ApplyOptions, ChangeGuard, GuardResult
-    from proaudit_ops.db.plan import Plan, RowChange
+    from proaudit_ops.protocols.guard import ApplyOptions, ChangeGuard, GuardResult
+    from proaudit_ops.protocols.plan import Plan, RowChange
     from proaudit_ops.runtime import Runtime
 
 FIX_ACTION = "payments.fix"
@@ -58,8 +58,8 @@ def fix_values(paystack: TxView) -> dict[str, Any]:
 
 def payment_change(guard: ChangeGuard, conn: Connection, reference: str, paystack: TxView) -> RowChange | None:
     """Lock the payment row and describe its fix; None when it is no longer pending."""
-    from proaudit_ops.db.plan import RowChange
     from proaudit_ops.db.schema import payment_transactions as pt
+    from proaudit_ops.protocols.plan import RowChange
 
     rows = guard.lock_rows(conn, pt, pt.c.reference == reference)
     if not rows or rows[0]["status"] != "pending":
@@ -77,7 +77,7 @@ def payment_change(guard: ChangeGuard, conn: Connection, reference: str, paystac
 
 
 def build_plan(reason: str, target: str, changes: list[RowChange]) -> Plan:
-    from proaudit_ops.db.plan import Plan
+    from proaudit_ops.protocols.plan import Plan
 
     return Plan(action=FIX_ACTION, reason=reason, changes=tuple(changes), created_at=utcnow(), target=target)
 

@@ -18,8 +18,8 @@ from proaudit_ops.timeutil import utcnow
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-    from proaudit_ops.db.guard import ApplyOptions, GuardResult
-    from proaudit_ops.db.plan import Plan
+    from proaudit_ops.protocols.guard import ApplyOptions, GuardResult
+    from proaudit_ops.protocols.plan import Plan
     from proaudit_ops.runtime import Runtime
 
 Progress = Callable[[int, int], None]

@@ -7,17 +7,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from proaudit_ops.core.approval import Confirm, Proposal, gate
 from proaudit_ops.core.webhooks.delivery import Delivery
 from proaudit_ops.core.webhooks.inbox import processed_references
 from proaudit_ops.core.webhooks.replay import REPLAY_ACTION, deliver_transaction
 from proaudit_ops.errors import ExitCode
 from proaudit_ops.money import Money
+from proaudit_ops.protocols.approval import Confirm, Proposal, gate
 from proaudit_ops.timeutil import utcnow
 
 if TYPE_CHECKING:
-    from proaudit_ops.db.guard import ApplyOptions
     from proaudit_ops.paystack import Transaction
+    from proaudit_ops.protocols.guard import ApplyOptions
     from proaudit_ops.runtime import Runtime
 
 

@@ -5,19 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from proaudit_ops.core.approval import Confirm, Proposal, audit_standalone, gate
 from proaudit_ops.core.references import validate_reference
 from proaudit_ops.core.webhooks.body import canonical_bytes
 from proaudit_ops.core.webhooks.delivery import Delivery, deliver
 from proaudit_ops.core.webhooks.events import charge_success_event
 from proaudit_ops.errors import EndpointUnavailable, ExitCode, PaystackNotFound, Refused
 from proaudit_ops.paystack.signatures import compute_signature
+from proaudit_ops.protocols.approval import Confirm, Proposal, audit_standalone, gate
 
 if TYPE_CHECKING:
     import httpx
 
-    from proaudit_ops.db.guard import ApplyOptions
     from proaudit_ops.paystack import Transaction
+    from proaudit_ops.protocols.guard import ApplyOptions
     from proaudit_ops.runtime import Runtime
 
 REPLAY_ACTION = "webhooks.replay"

@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from proaudit_ops.core.approval import Confirm, Proposal, gate
 from proaudit_ops.core.webhooks.delivery import Delivery, deliver
 from proaudit_ops.core.webhooks.inbox import InboxEvent, failed_events, statuses
 from proaudit_ops.errors import ExitCode
 from proaudit_ops.paystack.signatures import compute_signature
+from proaudit_ops.protocols.approval import Confirm, Proposal, gate
 from proaudit_ops.timeutil import utcnow
 
 if TYPE_CHECKING:
-    from proaudit_ops.db.guard import ApplyOptions
+    from proaudit_ops.protocols.guard import ApplyOptions
     from proaudit_ops.runtime import Runtime
 
 REDELIVER_ACTION = "webhooks.redeliver"

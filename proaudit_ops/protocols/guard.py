@@ -37,7 +37,6 @@ from proaudit_ops.audit.log import AuditLog
 from proaudit_ops.audit.records import AuditEntry, AuditRecord
 from proaudit_ops.crashpoints import crash_point
 from proaudit_ops.db.engine import LOCK_NOT_AVAILABLE, is_postgres, write_tx
-from proaudit_ops.db.plan import Plan, RowChange
 from proaudit_ops.db.schema import metadata as billing_metadata
 from proaudit_ops.errors import (
     DependencyUnavailable,
@@ -46,6 +45,7 @@ from proaudit_ops.errors import (
     Refused,
     UsageError,
 )
+from proaudit_ops.protocols.plan import Plan, RowChange
 from proaudit_ops.timeutil import parse_iso
 
 LIVE_KEY_REFUSAL = "a live Paystack key (sk_live_) is configured: add --live to change production data"

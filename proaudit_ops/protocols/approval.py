@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from proaudit_ops.db.guard import LIVE_KEY_REFUSAL, NO_TTY_REFUSAL
 from proaudit_ops.errors import Refused
+from proaudit_ops.protocols.guard import LIVE_KEY_REFUSAL, NO_TTY_REFUSAL
 
 if TYPE_CHECKING:
-    from proaudit_ops.db.guard import ApplyOptions
+    from proaudit_ops.protocols.guard import ApplyOptions
     from proaudit_ops.runtime import Runtime
 
 
