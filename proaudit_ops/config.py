@@ -28,6 +28,8 @@ SECRET_FIELDS = (
     "paystack_webhook_secret",
     "database_url",
     "proaudit_redis_url",
+    "proaudit_plan_key",
+    "proaudit_checkpoint_key",
 )
 
 
@@ -60,6 +62,15 @@ class Settings(BaseSettings):
     proaudit_stuck_older_than: str = "15m"
     proaudit_success_rate_warning_pct: int = Field(default=95, ge=0, le=100)
     proaudit_success_rate_critical_pct: int = Field(default=90, ge=0, le=100)
+    # Saved plans are authenticated with this HMAC key (shared by the operators who apply each
+    # other's plans); unset: a key generated on first use in the tool's home, mode 0600.
+    proaudit_plan_key: SecretStr | None = None
+    # Audit checkpoints are signed with this key, which the database never holds; unset: a key
+    # generated on first use in the tool's home. A checkpoint every N audit records (0: only on
+    # `audit checkpoint`).
+    proaudit_checkpoint_key: SecretStr | None = None
+    proaudit_checkpoint_path: Path | None = None
+    proaudit_checkpoint_every: int = Field(default=0, ge=0, le=1_000_000)
 
     _config_file: Path | None = PrivateAttr(default=None)
     _profile: str | None = PrivateAttr(default=None)
