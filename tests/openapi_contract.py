@@ -28,8 +28,9 @@ documented exception, never a skip. The inconsistencies found (and how each is h
    reference or an id. The client sends a string either way, so the schema is used as written.
 6. `metadata` is an object in POST /transaction/initialize but a string ("stringified JSON") in
    POST /transaction/charge_authorization (request and response): both are used as written.
-7. Only POST /transaction/initialize documents a 400, and POST /refund no 404; other operations
-   answer 400 (and POST /refund 404) with the same envelope, validated against `Error`.
+7. Only POST /transaction/initialize documents a 400, POST /refund no 404, and no operation a 429
+   or a 5xx (`default: Server error`, no body schema); Paystack answers them all with the same
+   envelope, so an undocumented error status is validated against `Error`.
 8. Verify says `ip_address` is a non-null string; list and charge_authorization make it nullable
    (a charge through the API has no client IP): verify is held to that. Fetch and list require
    every authorization field, but an unpaid transaction's `authorization` is `{}` in Paystack's
@@ -201,7 +202,7 @@ def _response_schema(method: str, template: str, status: int) -> tuple[str, dict
     operation = description()["paths"][template][method.lower()]
     responses = operation["responses"]
     response = responses.get(str(status))
-    if response is None and status in (400, 404):
+    if response is None and status >= 400:
         return "Error", _patched("Error", _resolve({"$ref": "#/components/schemas/Error"}))  # inconsistency 7
     if response is None:
         raise LookupError(f"the description has no HTTP {status} answer for {method} {template}")

@@ -17,6 +17,7 @@ from sandbox_helpers import BASE_URL
 from sqlalchemy import Engine, select
 
 from proaudit_ops.sandbox.dataset import ORG_BY_SLUG
+from proaudit_ops.sandbox.faults import script_fault
 from proaudit_ops.sandbox.state import sim_transactions
 from proaudit_ops.sandbox.transport import simulator_transport
 
@@ -136,6 +137,14 @@ def test_refunds_created_listed_and_fetched(paystack: httpx.Client) -> None:
 )
 def test_error_answers(paystack: httpx.Client, method: str, path: str, payload: object, status: int) -> None:
     response = paystack.request(method, path, json=payload)
+    assert response.status_code == status
+    assert _checked(response)["status"] is False
+
+
+@pytest.mark.parametrize(("kind", "status"), [("rate_limit", 429), ("error", 500), ("error", 503)])
+def test_fault_answers_are_error_envelopes(paystack: httpx.Client, engine: Engine, kind: str, status: int) -> None:
+    script_fault(engine, "/transaction/verify/*", kind, status=None if kind == "rate_limit" else status)
+    response = paystack.get("/transaction/verify/PSK-OK-0001")
     assert response.status_code == status
     assert _checked(response)["status"] is False
 
