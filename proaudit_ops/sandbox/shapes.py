@@ -1,5 +1,9 @@
 """Paystack's JSON shapes, built from simulator rows (reference/paystack-api.md).
 
+Every answer the client reads is validated against Paystack's OpenAPI description by
+tests/sandbox/test_simulator_contract.py (allowances for the description's own contradictions are
+listed in tests/openapi_contract.py).
+
 One renderer per object so the simulator's answers and the seeded webhook bodies agree byte
 for byte on what a transaction looks like.
 """
