@@ -111,6 +111,13 @@ class Refused(ProauditError):
     code = "refused"
 
 
+class PaystackModeMismatch(Refused):
+    """Paystack returned an object whose `domain` contradicts the key's mode (test data for a live
+    key, or the reverse): something between us and Paystack is not what it claims. Act on nothing."""
+
+    code = "paystack_mode_mismatch"
+
+
 class OutcomeUnknown(ProauditError):
     exit_code = ExitCode.UNKNOWN_OUTCOME
     code = "outcome_unknown"

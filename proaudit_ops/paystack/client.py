@@ -11,6 +11,7 @@ Rules that matter during an incident:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -74,7 +75,7 @@ class PaystackClient:
         self._timeout_s = float(timeout_s)
         self._max_retries = max(0, int(max_retries))
         self._sleep = sleep
-        self._read = ResponseReader(host=self._host, timeout_s=self._timeout_s, secrets=(secret_key,))
+        self._read = ResponseReader(host=self._host, timeout_s=self._timeout_s, secrets=(secret_key,), mode=self.mode)
         self._max_retry_wait_s = float(max_retry_wait_s)
         self._http = httpx.Client(
             base_url=self._base_url,
@@ -263,7 +264,7 @@ class PaystackClient:
         PaystackRequestAmbiguous: list the transaction's refunds before trying again.
         """
         if isinstance(transaction, int):
-            tx: str | int = _positive_int(transaction, "transaction")
+            tx = str(_positive_int(transaction, "transaction"))  # the description's RefundCreate: a string
         else:
             tx = _required_text(transaction, "transaction reference or id")
         body = _drop_none(
@@ -338,7 +339,8 @@ class PaystackClient:
                 "authorization_code": _required_text(authorization_code, "authorization code"),
                 "reference": ref,
                 "currency": currency,
-                "metadata": metadata,
+                # Paystack's TransactionChargeAuthorization: "Stringified JSON object of custom data"
+                "metadata": None if metadata is None else json.dumps(metadata, separators=(",", ":")),
             }
         )
         hint = (

@@ -7,6 +7,8 @@
   dropped connection, a 2xx body that is not JSON or cannot be parsed) is PaystackRequestAmbiguous.
 - Paystack's `message` is surfaced; the hint is `meta.nextStep`/`meta.next_step` when present.
 - Every message is one line and passes through redact() with the secret key.
+- Every object read (and a refund's embedded transaction) must carry the key's mode as its `domain`
+  ("live" for sk_live_, "test" for sk_test_): a mismatch raises PaystackModeMismatch (refused).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from proaudit_ops.errors import PaystackError, PaystackNotFound, PaystackRequestAmbiguous
+from proaudit_ops.errors import PaystackError, PaystackModeMismatch, PaystackNotFound, PaystackRequestAmbiguous
 from proaudit_ops.paystack.retry import RETRYABLE_STATUS
 from proaudit_ops.redact import redact
 
@@ -41,10 +43,11 @@ M = TypeVar("M", bound=BaseModel)
 class ResponseReader:
     """Maps one client's answers and transport failures to results or errors."""
 
-    def __init__(self, *, host: str, timeout_s: float, secrets: tuple[str, ...]) -> None:
+    def __init__(self, *, host: str, timeout_s: float, secrets: tuple[str, ...], mode: str | None = None) -> None:
         self._host = host
         self._timeout_s = timeout_s
         self._secrets = secrets
+        self._mode = mode  # "live"/"test" from the key's prefix; None: nothing to compare with
 
     def clean(self, text: str) -> str:
         return redact(_one_line(text), self._secrets)
@@ -178,6 +181,7 @@ class ResponseReader:
         *,
         ambiguous_hint: str | None = None,
     ) -> M:
+        self.check_domain(model.__name__.lower(), data, method, path)
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -192,6 +196,34 @@ class ResponseReader:
                 f"Paystack answered {method} {path} with a payload proaudit cannot read: {detail}",
                 SHAPE_HINT,
             ) from exc
+
+    def check_domain(self, kind: str, data: object, method: str, path: str) -> None:
+        """Refuse an object (or a refund's embedded transaction) from the other mode than the key's."""
+        if self._mode is None or not isinstance(data, dict):
+            return
+        objects: list[tuple[str, dict[str, Any]]] = [(kind, data)]
+        if isinstance(data.get("transaction"), dict):
+            objects.append(("transaction", data["transaction"]))
+        for what, obj in objects:
+            domain = obj.get("domain")
+            if not isinstance(domain, str) or not domain.strip() or domain.strip().lower() == self._mode:
+                continue
+            raise PaystackModeMismatch(
+                self.clean(
+                    f"Paystack answered {method} {path} with {what} {_label(obj)} in domain "
+                    f"{domain.strip()!r}, but the key is a {self._mode} key (sk_{self._mode}_): refusing to act on it"
+                ),
+                self.clean(
+                    "check PAYSTACK_SECRET_KEY and PAYSTACK_BASE_URL: something other than Paystack's "
+                    f"{self._mode} API is answering (a proxy, a mirror or a mixed-up key); nothing was changed here"
+                ),
+            )
+
+
+def _label(obj: dict[str, Any]) -> str:
+    ident, reference = obj.get("id"), obj.get("reference") or obj.get("transaction_reference")
+    parts = [str(part) for part in (ident, reference) if isinstance(part, str | int) and str(part).strip()]
+    return " ".join(parts[:1] + [f"({part})" for part in parts[1:]]) if parts else "(no id)"
 
 
 def truthy(value: object) -> bool:

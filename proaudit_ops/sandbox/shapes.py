@@ -1,5 +1,9 @@
 """Paystack's JSON shapes, built from simulator rows (reference/paystack-api.md).
 
+Every answer the client reads is validated against Paystack's OpenAPI description by
+tests/sandbox/test_simulator_contract.py (allowances for the description's own contradictions are
+listed in tests/openapi_contract.py).
+
 One renderer per object so the simulator's answers and the seeded webhook bodies agree byte
 for byte on what a transaction looks like.
 """
@@ -9,10 +13,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from proaudit_ops.sandbox.state import INTEGRATION_ID, RowLike, loads
+from proaudit_ops.sandbox.state import INTEGRATION_ID, RowLike, dumps, loads
 from proaudit_ops.timeutil import as_utc
 
 TransactionView = Literal["verify", "fetch", "list", "charge", "event"]
+# Where Paystack's description (tests/data/paystack-openapi) gives `plan` and `source` as objects;
+# verify (and charge_authorization, for plan) answer null, as its VerifyResponse and samples do.
+_PLAN_OBJECT_VIEWS = ("fetch", "list", "event")
+_SOURCE_VIEWS = ("fetch", "list", "event")
 
 NOT_COMPLETED = "The transaction was not completed"
 
@@ -79,7 +87,7 @@ def render_transaction(row: RowLike, domain: str, view: TransactionView = "verif
             "status": row["status"],
             "reference": row["reference"],
             "domain": domain,
-            "metadata": metadata,
+            "metadata": charge_metadata(metadata),
             "gateway_response": row["gateway_response"],
             "message": row["message"],
             "channel": row["channel"],
@@ -108,14 +116,14 @@ def render_transaction(row: RowLike, domain: str, view: TransactionView = "verif
         "fees_split": None,
         "authorization": authorization,
         "customer": customer,
-        "plan": {} if view == "event" else None,
+        "plan": {} if view in _PLAN_OBJECT_VIEWS else None,
         "split": {},
         "order_id": None,
         "paidAt": paid_at,
         "createdAt": created_at,
         "requested_amount": int(row["requested_amount"]),
         "pos_transaction_data": None,
-        "source": loads(row["source"]) if view in ("list", "event") else None,
+        "source": loads(row["source"]) if view in _SOURCE_VIEWS else None,
         "fees_breakdown": None,
         "connect": None,
         "transaction_date": created_at,
@@ -128,6 +136,35 @@ def render_transaction(row: RowLike, domain: str, view: TransactionView = "verif
         for name in ("receipt_number", "connect", "transaction_date", "plan_object", "createdAt"):
             body.pop(name)
     return body
+
+
+def charge_metadata(metadata: object) -> str:
+    """charge_authorization echoes `metadata` as the stringified JSON it takes (`""` when none was sent)."""
+    if metadata is None:
+        return ""
+    if isinstance(metadata, str):
+        return metadata
+    return dumps(metadata)
+
+
+def default_refund_notes(reference: str, refunded_by: str) -> tuple[str, str]:
+    """(customer_note, merchant_note) Paystack fills in when a refund is created without them."""
+    return f"Refund for transaction {reference}", f"Refund for transaction {reference} by {refunded_by}"
+
+
+def refund_customer(customer: RowLike) -> dict[str, Any]:
+    """The customer as refund list/fetch carry it: the transaction's customer fields."""
+    return {
+        "id": customer.get("id"),
+        "first_name": customer.get("first_name"),
+        "last_name": customer.get("last_name"),
+        "email": customer.get("email"),
+        "customer_code": customer.get("customer_code"),
+        "phone": customer.get("phone"),
+        "metadata": customer.get("metadata"),
+        "risk_action": customer.get("risk_action", "default"),
+        "international_format_phone": customer.get("international_format_phone"),
+    }
 
 
 def charge_success_event(row: RowLike, domain: str = "test") -> dict[str, Any]:
@@ -161,7 +198,8 @@ def refund_expected_at(created_at: datetime) -> datetime:
 
 
 def render_refund_created(refund: RowLike, txn: RowLike, domain: str) -> dict[str, Any]:
-    """The `data` of POST /refund: the transaction as an object."""
+    """The `data` of POST /refund: the transaction as an object (with `plan` {} and a `subaccount`
+    holding `currency`, as Paystack's description and sample have it)."""
     full = render_transaction(txn, domain, "verify")
     transaction = {
         name: full[name]
@@ -175,7 +213,6 @@ def render_refund_created(refund: RowLike, txn: RowLike, domain: str) -> dict[st
             "currency",
             "authorization",
             "customer",
-            "plan",
             "split",
             "order_id",
             "paidAt",
@@ -184,6 +221,7 @@ def render_refund_created(refund: RowLike, txn: RowLike, domain: str) -> dict[st
             "fees_breakdown",
         )
     }
+    transaction.update(plan={}, subaccount={"currency": None})
     return {
         "transaction": transaction,
         "integration": INTEGRATION_ID,
@@ -230,15 +268,7 @@ def render_refund(refund: RowLike, txn: RowLike, domain: str) -> dict[str, Any]:
         "transaction_reference": refund["transaction_reference"],
         "transaction_amount": int(txn["amount"]),
         "reason": refund["merchant_note"],
-        "customer": {
-            "id": customer.get("id"),
-            "first_name": customer.get("first_name"),
-            "last_name": customer.get("last_name"),
-            "email": customer.get("email"),
-            "phone": customer.get("phone"),
-            "customer_code": customer.get("customer_code"),
-            "risk_action": customer.get("risk_action", "default"),
-        },
+        "customer": refund_customer(customer),
         "refund_type": "full" if amount >= int(txn["amount"]) else "partial",
         "initiated_by": "merchant",
         "refund_channel": "card" if txn["channel"] == "card" else "bank",

@@ -3,7 +3,8 @@
 Rules: only a `success` transaction can be refunded; refunds that did not fail count against
 the amount; an amount above what is left is refused; the refund that exhausts the amount marks
 the transaction `reversed`, after which any refund is refused with "Transaction has been fully
-reversed". New refunds stay `pending` (use `set_refund_status` to move them on).
+reversed". New refunds stay `pending` (use `set_refund_status` to move them on). Notes left out get
+Paystack's defaults ("Refund for transaction REF", "... by REFUNDED_BY").
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ def create(ctx: SimContext, request: Request, _params: Mapping[str, str]) -> Res
         if remaining <= 0:
             return json_response(400, FULLY_REVERSED)
         amount = remaining if amount is None else amount
+        customer_note, merchant_note = shapes.default_refund_notes(txn["reference"], REFUNDED_BY)
         if amount > remaining:
             return json_response(
                 400,
@@ -114,8 +116,8 @@ def create(ctx: SimContext, request: Request, _params: Mapping[str, str]) -> Res
             "amount": amount,
             "currency": currency,
             "status": "pending",
-            "customer_note": body.get("customer_note"),
-            "merchant_note": body.get("merchant_note"),
+            "customer_note": _note(body.get("customer_note")) or customer_note,
+            "merchant_note": _note(body.get("merchant_note")) or merchant_note,
             "refunded_by": REFUNDED_BY,
             "refunded_at": None,
             "expected_at": shapes.refund_expected_at(ctx.now),
@@ -184,6 +186,11 @@ def list_refunds(ctx: SimContext, request: Request, _params: Mapping[str, str]) 
         "failedRefundCount": failed,
     }
     return json_response(200, shapes.ok("Refunds retrieved", data, meta))
+
+
+def _note(value: object) -> str | None:
+    """The note the caller gave, as given; None when absent or empty (Paystack's default applies)."""
+    return None if value is None or value == "" else str(value)
 
 
 def _txn_view(row: RowLike) -> dict[str, Any]:

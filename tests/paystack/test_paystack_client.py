@@ -178,7 +178,8 @@ def test_create_refund_posts_only_given_fields_and_parses_object_transaction(
 def test_create_full_refund_by_id_sends_no_amount(make_client: MakeClient) -> None:
     fake = FakePaystack(ok({"id": 1, "status": "pending", "amount": 10000, "transaction": {"id": 77}}))
     result = make_client(fake).create_refund(transaction=77, currency="NGN", customer_note="sorry")
-    assert fake.json_body() == {"transaction": 77, "currency": "NGN", "customer_note": "sorry"}
+    # RefundCreate's `transaction` is a string in Paystack's description, an id included
+    assert fake.json_body() == {"transaction": "77", "currency": "NGN", "customer_note": "sorry"}
     assert result.transaction_id == 77
     assert result.transaction_reference is None
 
@@ -291,7 +292,7 @@ def test_client_is_a_context_manager() -> None:
 
 
 def test_base_url_trailing_slash_and_mode() -> None:
-    fake = FakePaystack(ok(transaction()))
+    fake = FakePaystack(ok(transaction(domain="live")))
     client = PaystackClient("sk_live_abc", base_url="http://127.0.0.1:8765/", transport=httpx.MockTransport(fake))
     client.verify_transaction("x")
     assert str(fake.request.url) == "http://127.0.0.1:8765/transaction/verify/x"

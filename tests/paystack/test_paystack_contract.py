@@ -192,6 +192,7 @@ def test_charge_authorization(client: PaystackClient) -> None:
     assert (tx.amount, tx.gateway_response) == (15000000, "Insufficient Funds")
     assert tx.transaction_date == datetime(2024, 9, 1, 7, 0, 44, tzinfo=UTC)
     assert tx.paused is False
+    assert tx.metadata == '{"subscription_id":7,"period":"2024-09","attempt":1}'  # stringified, as sent
 
 
 def test_a_changed_post_body_does_not_match_the_cassette(client: PaystackClient) -> None:

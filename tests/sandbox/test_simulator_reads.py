@@ -34,7 +34,7 @@ def test_verify_returns_the_paystack_envelope_and_fields(paystack: httpx.Client)
     assert data["amount"] == 15_000_000
     assert data["paid_at"].endswith("Z")
     assert data["paid_at"] == data["paidAt"]
-    assert data["source"] is None  # only list items carry the source
+    assert data["source"] is None  # verify: null (Paystack's sample); fetch and list carry the object
     assert data["authorization"]["reusable"] is True
     assert data["authorization"]["card_type"].endswith(" ")  # Paystack pads it
     assert data["customer"]["customer_code"].startswith("CUS_")
