@@ -156,3 +156,26 @@ def test_confirm_prompt(
     assert confirm(money_plan(rows)) is expected
     err = capsys.readouterr().err
     assert (f"Type {rows} to apply" in err) if rows > 1 else ("[y/N]" in err)
+
+
+@pytest.mark.parametrize("kind", ["directory", "dev-zero", "fifo", "deep-json", "huge"])
+def test_apply_refuses_what_is_not_a_plan_file_with_one_line(
+    cli: typer.Typer, sqlite_db: Engine, tmp_path: Path, kind: str
+) -> None:
+    from proaudit_ops.files import MAX_PLAN_BYTES
+
+    target = tmp_path / "plan.json"
+    if kind == "directory":
+        target.mkdir()
+    elif kind == "dev-zero":
+        target = Path("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(target)  # nobody writes: reading it must not hang
+    elif kind == "deep-json":
+        target.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        target.write_bytes(b" " * (MAX_PLAN_BYTES + 1))
+    result = CliRunner().invoke(cli, ["apply", str(target), "--yes"])
+    assert result.exit_code == 2, result.stderr
+    assert "plan file" in result.stderr
+    assert "Traceback" not in result.stderr

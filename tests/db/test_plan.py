@@ -112,7 +112,7 @@ def test_reformatting_a_plan_file_is_harmless() -> None:
 
 @pytest.mark.parametrize("text", ["", "[]", "{}", '{"format": 99}', "not json"])
 def test_garbage_is_a_usage_error(text: str) -> None:
-    with pytest.raises(UsageError, match="not a proaudit plan file|not valid JSON"):
+    with pytest.raises(UsageError, match=r"not a proaudit plan file|not valid JSON"):
         Plan.from_json(text, KEY)
 
 
@@ -125,7 +125,7 @@ def test_write_is_private_and_load_reads_it(tmp_path: Path) -> None:
 
 
 def test_missing_plan_file_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="plan file .*no such file"):
+    with pytest.raises(UsageError, match=r"plan file .*no such file"):
         Plan.load(tmp_path / "nope.json", KEY)
 
 
@@ -133,3 +133,34 @@ def test_summary_carries_the_hash_but_not_the_rows() -> None:
     summary = plan().summary()
     assert summary["plan_hash"] == plan().plan_hash
     assert "before" not in summary["changes"][0]
+
+
+def test_hash_covers_the_review_not_the_time_of_planning() -> None:
+    later = Plan("payments.fix", "stuck", (change(),), WHEN.replace(hour=23), "ref-1")
+    assert later.plan_hash == plan().plan_hash
+    assert later.mac(KEY) == plan().mac(KEY)
+    assert plan(change(touch=("updated_at",))).plan_hash != plan().plan_hash
+    assert plan().mac(KEY) != plan().mac(KEY[::-1])
+
+
+def test_touch_columns_are_names_apart_from_the_key_and_the_new_values() -> None:
+    assert change(touch=["updated_at", "updated_at"]).touch == ("updated_at",)
+    with pytest.raises(ValueError, match="both sets and touches"):
+        change(touch=("status",))
+    with pytest.raises(ValueError, match="key column"):
+        change(touch=("id",))
+    with pytest.raises(TypeError, match="touch"):
+        change(touch="updated_at")
+
+
+def test_a_plan_signed_with_another_key_is_refused() -> None:
+    with pytest.raises(Refused, match="not authenticated"):
+        Plan.from_json(plan().to_json(KEY), KEY[::-1])
+
+
+def test_saved_file_carries_hash_and_mac_but_not_the_key() -> None:
+    data = json.loads(plan().to_json(KEY))
+    assert data["format"] == 2
+    assert data["plan_hash"] == plan().plan_hash
+    assert data["plan_mac"] == plan().mac(KEY)
+    assert KEY.decode() not in plan().to_json(KEY)
