@@ -237,7 +237,7 @@ class Plan:
             raise Refused(
                 "the plan file is not authenticated: its plan_mac does not match the plan key "
                 "(edited after it was written, or signed with another key)",
-                hint="make a new plan with --plan-out (operators who apply each other's plans share proaudit_plan_key)",
+                hint="make a new plan with --plan-out; operators who apply each other's plans share proaudit_plan_key",
             )
 
     @classmethod

@@ -288,7 +288,8 @@ def test_re_hashed_plan_is_refused(proaudit, tmp_path: Path) -> None:
     applied = proaudit("apply", str(plan), "--yes")
     assert applied.exit_code == 4, applied.stderr
     assert "not authenticated" in applied.stderr
-    assert len(applied.stderr.strip().splitlines()) <= 2  # the error line and its hint, no traceback
+    errors = [line for line in applied.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and len(applied.stderr.strip().splitlines()) <= 2  # a sandbox banner, one error line
     assert "Traceback" not in applied.stderr
     assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 1  # still stuck, unchanged
     records = proaudit("--json", "audit", "log").json()["data"]["records"]

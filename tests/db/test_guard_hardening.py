@@ -219,3 +219,21 @@ def test_approval_gate_refuses_a_key_mode_contradiction(live_flag: bool) -> None
         with read_only(runtime.engine()) as conn:
             records = query(conn, limit=10)
     assert [(r.action, r.outcome) for r in records] == [("webhooks.replay", "refused")]
+
+
+@pytest.mark.parametrize(("column", "value"), [("amount_kobo", 1), ("refund_reference", "x"), ("channel", "bank")])
+def test_change_to_any_column_shown_between_prompt_and_apply_is_stale(
+    engine: Engine, guard: ChangeGuard, seed: Any, payments: Any, column: str, value: object
+) -> None:
+    (ref,) = seed(engine, 1)
+
+    def someone_edits_the_row(_plan: Plan) -> bool:
+        with engine.begin() as conn:
+            conn.execute(pt.update().where(pt.c.reference == ref).values({column: value}))
+        return True
+
+    with pytest.raises(Refused, match="stale plan") as caught:
+        guard.execute(_by_reference(guard, ref, expect=1), ApplyOptions(interactive=True), someone_edits_the_row)
+    shown = repr(value) if isinstance(value, str) else str(value)
+    assert f"({column}: " in caught.value.message and f" -> {shown})" in caught.value.message
+    assert payments(engine, [ref])[ref]["status"] == "pending"
