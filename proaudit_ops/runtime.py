@@ -80,7 +80,11 @@ class Runtime:
             else:
                 from proaudit_ops.db.engine import make_engine
 
-                self._engine = make_engine(self.settings.effective_database_url())
+                self._engine = make_engine(
+                    self.settings.effective_database_url(),
+                    lock_timeout_ms=self.settings.proaudit_lock_timeout_ms,
+                    statement_timeout_ms=self.settings.proaudit_statement_timeout_ms,
+                )
         return self._engine
 
     def sandbox_engine(self) -> Engine:
@@ -212,10 +216,13 @@ class Runtime:
 
     def guard(self) -> ChangeGuard:
         from proaudit_ops.protocols.guard import ChangeGuard
+        from proaudit_ops.protocols.plan_auth import settings_plan_key
 
+        settings = self.settings
         return ChangeGuard(
             self.engine(),
             self.audit_log(),
-            lock_timeout_ms=self.settings.proaudit_lock_timeout_ms,
-            statement_timeout_ms=self.settings.proaudit_statement_timeout_ms,
+            lock_timeout_ms=settings.proaudit_lock_timeout_ms,
+            statement_timeout_ms=settings.proaudit_statement_timeout_ms,
+            plan_key=lambda: settings_plan_key(settings),  # read (or made) only when a plan is saved or loaded
         )

@@ -14,7 +14,7 @@ from proaudit_ops.cli.runner import run, run_plain
 
 if TYPE_CHECKING:
     from proaudit_ops.audit.ops import ChainReport
-    from proaudit_ops.protocols.guard import SavedPlanResult
+    from proaudit_ops.protocols.saved_plan import SavedPlanResult
     from proaudit_ops.runtime import Runtime
 
 app = group_app("audit")
@@ -94,7 +94,7 @@ def apply_command(
 ) -> None:
     """Apply a saved plan exactly as reviewed; refused if edited, or if any of its rows changed."""
     from proaudit_ops.cli.confirm import confirm
-    from proaudit_ops.protocols.guard import apply_plan_file
+    from proaudit_ops.protocols.saved_plan import apply_plan_file
 
     def call(rt: Runtime) -> SavedPlanResult:
         options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None)
@@ -221,7 +221,7 @@ def _render_ship(result: object) -> None:
 
 
 def _render_apply(result: object, show_sql: bool) -> None:
-    from proaudit_ops.protocols.guard import SavedPlanResult
+    from proaudit_ops.protocols.saved_plan import SavedPlanResult
 
     assert isinstance(result, SavedPlanResult)
     render_guard_result(result.guard, show_sql=show_sql, sql=result.sql)

@@ -28,15 +28,20 @@ PlanOut = Annotated[
 
 
 def apply_options(runtime: Runtime, *, dry_run: bool, yes: bool, live: bool, plan_out: Path | None) -> ApplyOptions:
+    """The guard's options from the flags and the settings; a bad --plan-out fails here, before planning."""
+    from proaudit_ops.files import check_output_path
     from proaudit_ops.protocols.guard import ApplyOptions
+    from proaudit_ops.protocols.live_guard import mode_conflict
 
+    settings = runtime.settings
     return ApplyOptions(
         dry_run=dry_run,
         assume_yes=yes,
         interactive=is_interactive(),
-        live_key=runtime.settings.is_live_key,
+        live_key=settings.is_live_key,
         live_flag=live,
-        plan_out=plan_out,
+        plan_out=check_output_path(plan_out, "--plan-out") if plan_out is not None else None,
+        mode_conflict=mode_conflict(settings.secret_key_value(), settings.paystack_sandbox_mode),
     )
 
 

@@ -67,6 +67,8 @@ def plan_table(plan: Plan) -> Table:
                 guard_text(change) if first else "",
             )
             first = False
+        for name in change.touch:  # set to the time of apply, not a value in the plan
+            table.add_row("", name, cell(name, change.before.get(name), currency), "now", "")
         table.add_section()
     return table
 

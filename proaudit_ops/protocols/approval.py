@@ -1,7 +1,8 @@
 """The approval gate for actions that are not row changes (webhook replays, redeliveries).
 
-Same rules as the change guard: a live key needs --live; --dry-run stops after showing; no TTY
-and no --yes is refused; otherwise the operator confirms. Every stop leaves an audit record.
+Same rules as the change guard: a key whose mode contradicts PAYSTACK_SANDBOX_MODE refuses
+everything (protocols/live_guard.py); a live key needs --live; --dry-run stops after showing; no
+TTY and no --yes is refused; otherwise the operator confirms. Every stop leaves an audit record.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from proaudit_ops.errors import Refused
-from proaudit_ops.protocols.guard import LIVE_KEY_REFUSAL, NO_TTY_REFUSAL
+from proaudit_ops.protocols.guard import NO_TTY_REFUSAL
+from proaudit_ops.protocols.live_guard import LIVE_KEY_REFUSAL, MODE_CONFLICT_HINT
 
 if TYPE_CHECKING:
     from proaudit_ops.protocols.guard import ApplyOptions
@@ -46,6 +48,15 @@ def audit_standalone(runtime: Runtime, action: str, target: str | None, outcome:
 def gate(runtime: Runtime, options: ApplyOptions, proposal: Proposal, confirm: Confirm) -> str:
     """'go', 'planned' (dry run) or 'aborted'; raises Refused (exit 4) after auditing it."""
     summary = {"summary": proposal.summary, "count": proposal.count}
+    if options.mode_conflict is not None:
+        audit_standalone(
+            runtime,
+            proposal.action,
+            proposal.target,
+            "refused",
+            {**summary, "reason": "key mode contradicts PAYSTACK_SANDBOX_MODE", "error": options.mode_conflict},
+        )
+        raise Refused(options.mode_conflict, hint=MODE_CONFLICT_HINT)
     if options.live_key and not options.live_flag:
         audit_standalone(
             runtime,

@@ -1,9 +1,14 @@
 """The change guard: the only way a command changes the billing database (DESIGN.md).
 
 plan (rows locked NOWAIT, then rolled back) -> show -> dry-run | confirm -> apply in a new
-transaction: re-lock the same rows, refuse a stale plan, `UPDATE ... WHERE key AND guards`
-(RETURNING on PostgreSQL), exactly one row per change, the `applied` audit record in the same
-transaction. Every refusal, abort and failure leaves an audit record of its own.
+transaction: re-lock the same rows, refuse a stale plan (any column of a row as read and shown
+changed: protocols/staleness.py), `UPDATE ... WHERE key AND guards RETURNING`, exactly the
+expected rows per statement (a plan builder that selects by a business key states `expect=`),
+touched columns set to the time of apply, the `applied` audit record in the same transaction.
+Every refusal, abort and failure leaves an audit record of its own.
+
+Saved plans: protocols/saved_plan.py, plan_auth.py (authentication), plan_schema.py (values).
+The live guard (protocols/live_guard.py) runs before anything else.
 """
 
 from __future__ import annotations
@@ -15,42 +20,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    ColumnElement,
-    Connection,
-    DateTime,
-    Engine,
-    Integer,
-    LargeBinary,
-    Table,
-    and_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.schema import Column
-from sqlalchemy.types import TypeDecorator
 
 from proaudit_ops.audit.canonical import plain_json
 from proaudit_ops.audit.log import AuditLog
 from proaudit_ops.audit.records import AuditEntry, AuditRecord
 from proaudit_ops.crashpoints import crash_point
-from proaudit_ops.db.engine import LOCK_NOT_AVAILABLE, is_postgres, write_tx
-from proaudit_ops.db.schema import metadata as billing_metadata
-from proaudit_ops.errors import (
-    DependencyUnavailable,
-    ExitCode,
-    ProauditError,
-    Refused,
-    UsageError,
-)
+from proaudit_ops.db.engine import LOCK_NOT_AVAILABLE, Timeouts, is_lock_timeout, is_postgres, seconds, write_tx
+from proaudit_ops.errors import DependencyUnavailable, ProauditError, Refused, UsageError
+from proaudit_ops.protocols.live_guard import LIVE_KEY_REFUSAL, MODE_CONFLICT_HINT
 from proaudit_ops.protocols.plan import Plan, RowChange
-from proaudit_ops.timeutil import parse_iso
+from proaudit_ops.protocols.plan_schema import PROTECTED_TABLES, change_table, coerce, validate_plan
+from proaudit_ops.protocols.staleness import RowCountMismatch, count_mismatch, refuse_if_stale
+from proaudit_ops.timeutil import utcnow
 
-LIVE_KEY_REFUSAL = "a live Paystack key (sk_live_) is configured: add --live to change production data"
+__all__ = ["LIVE_KEY_REFUSAL", "NO_TTY_REFUSAL", "PROTECTED_TABLES", "ApplyOptions", "ChangeGuard", "GuardResult"]
+
 NO_TTY_REFUSAL = "no terminal to confirm on: pass --yes to apply, or --dry-run to look"
-PROTECTED_TABLES = frozenset({"ops_audit_log"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +49,7 @@ class ApplyOptions:
     live_key: bool = False
     live_flag: bool = False
     plan_out: Path | None = None
+    mode_conflict: str | None = None  # the key's mode contradicts the configured mode: refuse all
 
 
 @dataclass(frozen=True)
@@ -73,7 +62,7 @@ class GuardResult:
     prompted: bool = False  # confirm() ran (and showed the plan): do not render it again
 
 
-class _RowCountMismatch(Refused):
+class _UpdateMismatch(RowCountMismatch):
     """An UPDATE matched other than one row: rolled back, audited as `failed`."""
 
 
@@ -89,26 +78,40 @@ class ChangeGuard:
         *,
         lock_timeout_ms: int,
         statement_timeout_ms: int,
+        plan_key: Callable[[], bytes] | None = None,
     ) -> None:
         self.engine = engine
         self.audit = audit
         self.lock_timeout_ms = lock_timeout_ms
         self.statement_timeout_ms = statement_timeout_ms
+        self._plan_key = plan_key
 
     # -- for plan builders ----------------------------------------------------------------
 
-    def lock_rows(self, conn: Connection, table: Table, where: ColumnElement[bool]) -> list[dict[str, Any]]:
+    def lock_rows(
+        self, conn: Connection, table: Table, where: ColumnElement[bool], *, expect: int | None = None
+    ) -> list[dict[str, Any]]:
         """The rows matching `where`, locked (FOR UPDATE NOWAIT on PostgreSQL), in key order.
 
-        A row locked by another session -> Refused naming the table and the condition (exit 4).
+        `expect`: the number of rows `where` must match (a business key such as a reference names
+        one row); any other count -> Refused "matched N rows, expected M" (exit 4).
+        A row locked by another session, or a lock wait past lock_timeout -> Refused (exit 4).
         SQLite has no row locks: the write transaction (BEGIN IMMEDIATE) is already exclusive.
         """
         stmt = select(table).where(where).order_by(*table.primary_key.columns)
         if is_postgres(conn):
             stmt = stmt.with_for_update(nowait=True)
         try:
-            rows = conn.execute(stmt).mappings().all()
+            rows = [dict(row) for row in conn.execute(stmt).mappings().all()]
         except DBAPIError as exc:
+            if is_lock_timeout(exc):
+                waited = Timeouts.of(self.lock_timeout_ms, self.statement_timeout_ms).lock_ms
+                raise Refused(
+                    f"timed out waiting for a lock after {seconds(waited)} "
+                    f"on {table.name} (rows where {self._where_text(table, where)})",
+                    hint="another session holds a lock on the table or the rows: retry in a moment "
+                    "(pg_stat_activity shows who holds it)",
+                ) from None
             if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
                 raise Refused(
                     f"{table.name} row(s) where {self._sql(where)} are locked by another session",
@@ -116,7 +119,9 @@ class ChangeGuard:
                     "(pg_stat_activity shows who holds the lock)",
                 ) from None
             raise
-        return [dict(row) for row in rows]
+        if expect is not None and len(rows) != expect:
+            raise count_mismatch(table.name, self._where_text(table, where), len(rows), expect)
+        return rows
 
     # -- the protocol ---------------------------------------------------------------------
 
@@ -129,37 +134,63 @@ class ChangeGuard:
         action: str = "change",
     ) -> GuardResult:
         """Plan, show (via confirm), apply. `action` names audit records made before a plan."""
-        self._refuse_live_key(options, action)
+        self._refuse_live(options, action)
+        if options.plan_out is not None:
+            from proaudit_ops.files import check_output_path
+
+            check_output_path(options.plan_out, "--plan-out")  # before any lock is taken
         plan = self._plan(build, action)
         if not plan.changes:
             return GuardResult("nothing", plan)
         return self._decide(plan, options, confirm, saved=False)
 
     def apply_saved(self, plan: Plan, options: ApplyOptions, confirm: Callable[[Plan], bool]) -> GuardResult:
-        """`proaudit apply FILE`: the reviewed plan, refused if any of its rows changed since."""
-        self._refuse_live_key(options, plan.action, plan)
+        """`proaudit apply FILE`: the reviewed plan, refused if any of its rows changed since.
+
+        The plan must fit the schema (exit 2, before any transaction) and have a `planned` audit
+        record (refused otherwise: the guard never showed it).
+        """
+        from proaudit_ops.protocols.plan_auth import require_planned_record
+
+        self._refuse_live(options, plan.action, plan)
+        validate_plan(plan)
         if not plan.changes:
             return GuardResult("nothing", plan)
-        for change in plan.changes:
-            self._table(change)  # an unknown table or column fails before anything else
+        try:
+            require_planned_record(self.engine, plan)
+        except Refused as exc:
+            self._record(plan.action, plan, "refused", error=exc.message)
+            raise
         return self._decide(plan, options, confirm, saved=True)
+
+    def record_refusal(self, action: str, error: str, extra: dict[str, Any]) -> None:
+        self._record(action, None, "refused", error=error, extra=extra)
+
+    def plan_key(self) -> bytes:
+        if self._plan_key is None:
+            raise UsageError("saved plans need a plan key: this change guard was built without one")
+        return self._plan_key()
 
     def plan_sql(self, plan: Plan) -> list[str]:
         """The exact UPDATE statements, with literal values (RETURNING left out), for --show-sql."""
         out: list[str] = []
         for change in plan.changes:
-            table = self._table(change)
+            table = change_table(change)
             stmt = (
                 update(table)
                 .where(self._key_where(table, change), self._guard_where(table, change))
                 .values(self._coerce_all(table, change.new_values))
+                .values({name: func.now() for name in change.touch})  # the time of apply
             )
             out.append(self._sql(stmt) + ";")
         return out
 
     # -- steps ----------------------------------------------------------------------------
 
-    def _refuse_live_key(self, options: ApplyOptions, action: str, plan: Plan | None = None) -> None:
+    def _refuse_live(self, options: ApplyOptions, action: str, plan: Plan | None = None) -> None:
+        if options.mode_conflict is not None:
+            self._record(action, plan, "refused", error=options.mode_conflict)
+            raise Refused(options.mode_conflict, hint=MODE_CONFLICT_HINT)
         if options.live_key and not options.live_flag:
             self._record(action, plan, "refused", error=LIVE_KEY_REFUSAL)
             raise Refused(LIVE_KEY_REFUSAL, hint="rerun with --live if you mean to change production")
@@ -180,7 +211,7 @@ class ChangeGuard:
             raise
         assert plan is not None
         for change in plan.changes:
-            self._table(change)
+            change_table(change)
         return plan
 
     def _decide(
@@ -189,7 +220,7 @@ class ChangeGuard:
         if options.dry_run or options.plan_out is not None:
             if saved:
                 self._check_fresh(plan)
-            plan_file = plan.write(options.plan_out) if options.plan_out is not None else None
+            plan_file = plan.write(options.plan_out, self.plan_key()) if options.plan_out is not None else None
             record = self._record(
                 plan.action,
                 plan,
@@ -231,7 +262,8 @@ class ChangeGuard:
         try:
             with self._tx() as conn:
                 self._lock_and_compare(conn, plan)
-                rows = [self._update(conn, change) for change in plan.changes]
+                now = utcnow()  # one time of apply for every touched column
+                rows = [self._update(conn, change, now) for change in plan.changes]
                 crash_point("guard:after_update")
                 after = [plain_json(row) for row in rows]
                 record = self.audit.append(
@@ -246,7 +278,7 @@ class ChangeGuard:
                 )
                 crash_point("guard:after_audit")
                 crash_point("guard:before_commit")
-        except _RowCountMismatch as exc:
+        except _UpdateMismatch as exc:
             self._record(plan.action, plan, "failed", error=exc.message)
             raise Refused(exc.message, hint=exc.hint) from None
         except Refused as exc:
@@ -265,26 +297,30 @@ class ChangeGuard:
         return GuardResult("applied", plan, rows, record.seq)
 
     def _lock_and_compare(self, conn: Connection, plan: Plan) -> list[dict[str, Any]]:
-        """Re-lock every planned row by key (NOWAIT) and refuse if any changed since planning."""
+        """Re-lock every planned row by key (NOWAIT) and refuse if any column changed since planning."""
         current: list[dict[str, Any]] = []
         for change in plan.changes:
-            table = self._table(change)
-            found = self.lock_rows(conn, table, self._key_where(table, change))
-            if len(found) != 1:
+            table = change_table(change)
+            where = self._key_where(table, change)
+            found = self.lock_rows(conn, table, where)
+            if not found:
                 raise Refused(
                     f"stale plan: {change.table} {change.label} no longer exists (key {plain_json(change.key)})",
                     hint="make a new plan",
                 )
+            if len(found) != 1:
+                raise count_mismatch(table.name, self._where_text(table, where), len(found), 1, stale=True)
             current.append(found[0])
         crash_point("guard:after_lock")
         for change, row in zip(plan.changes, current, strict=True):
-            _refuse_if_stale(change, row)
+            refuse_if_stale(change, row)
         return current
 
-    def _update(self, conn: Connection, change: RowChange) -> dict[str, Any]:
-        table = self._table(change)
+    def _update(self, conn: Connection, change: RowChange, now: Any) -> dict[str, Any]:
+        table = change_table(change)
         where = and_(self._key_where(table, change), self._guard_where(table, change))
-        stmt = update(table).where(where).values(self._coerce_all(table, change.new_values))
+        values = {**self._coerce_all(table, change.new_values), **dict.fromkeys(change.touch, now)}
+        stmt = update(table).where(where).values(values)
         if conn.dialect.update_returning:
             rows = [dict(r) for r in conn.execute(stmt.returning(*table.columns)).mappings()]
             count = len(rows)
@@ -292,9 +328,9 @@ class ChangeGuard:
             count = conn.execute(stmt).rowcount
             rows = self.lock_rows(conn, table, self._key_where(table, change))
         if count != 1:
-            raise _RowCountMismatch(
-                f"expected to change 1 row of {change.table} ({change.label}) but the UPDATE "
-                f"matched {count}: rolled back, nothing was changed",
+            mismatch = count_mismatch(table.name, self._where_text(table, where), count, 1)
+            raise _UpdateMismatch(
+                f"{mismatch.message} (the UPDATE of {change.table} {change.label} was rolled back)",
                 hint="the row changed under the plan; make a new plan",
             )
         return rows[0]
@@ -332,17 +368,6 @@ class ChangeGuard:
         )
         return self.audit.append_standalone(self.engine, entry)
 
-    def _table(self, change: RowChange) -> Table:
-        table = billing_metadata.tables.get(change.table)
-        if table is None:
-            raise UsageError(f"the plan names an unknown table {change.table!r}")
-        if table.name in PROTECTED_TABLES:
-            raise Refused(f"{table.name} is append-only: no plan may change it")
-        for name in (*change.key, *change.guards, *change.new_values):
-            if name not in table.c:
-                raise UsageError(f"the plan names an unknown column {table.name}.{name}")
-        return table
-
     def _key_where(self, table: Table, change: RowChange) -> ColumnElement[bool]:
         return and_(*(_equals(table.c[name], value) for name, value in change.key.items()))
 
@@ -352,39 +377,15 @@ class ChangeGuard:
     def _coerce_all(self, table: Table, values: dict[str, Any]) -> dict[str, Any]:
         return {name: coerce(table.c[name], value) for name, value in values.items()}
 
+    def _where_text(self, table: Table, where: ColumnElement[bool]) -> str:
+        """`reference = 'X'`: the condition as SQL, without the table prefix."""
+        return self._sql(where).replace(f"{table.name}.", "")
+
     def _sql(self, clause: Any) -> str:
         try:
             return str(clause.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}))
         except Exception:  # a type without a literal form: show the parameterised text
             return str(clause.compile(dialect=self.engine.dialect))
-
-
-@dataclass(frozen=True)
-class SavedPlanResult:
-    """`proaudit apply FILE`: what the guard did with the saved plan (and its SQL if asked)."""
-
-    file: Path
-    guard: GuardResult
-    sql: list[str] | None = None
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return ExitCode.REFUSED if self.guard.outcome == "aborted" else ExitCode.OK
-
-
-def apply_plan_file(
-    guard: ChangeGuard,
-    path: Path,
-    options: ApplyOptions,
-    confirm: Callable[[Plan], bool],
-    *,
-    show_sql: bool = False,
-) -> SavedPlanResult:
-    """Load a plan saved with --plan-out (refused if hand-edited), apply it (refused if stale)."""
-    plan = Plan.load(path)
-    result = guard.apply_saved(plan, options, confirm)
-    sql = guard.plan_sql(plan) if show_sql else None
-    return SavedPlanResult(Path(path), result, sql)
 
 
 def _seq(record: AuditRecord) -> int | None:
@@ -396,51 +397,3 @@ def _equals(column: Column[Any], value: Any) -> ColumnElement[bool]:
         return column.is_(None)
     condition: ColumnElement[bool] = column == coerce(column, value)
     return condition
-
-
-def coerce(column: Column[Any], value: Any) -> Any:
-    """A plan's JSON value back to what the column takes (ISO strings -> aware datetimes)."""
-    if value is None:
-        return None
-    typ: Any = column.type
-    if isinstance(typ, TypeDecorator):
-        typ = typ.impl_instance
-    where = f"{column.table.name}.{column.name}"
-    if isinstance(typ, DateTime):
-        if isinstance(value, str):
-            parsed = parse_iso(value)
-            if parsed is None:
-                raise UsageError(f"plan value for {where} is not a time: {value!r}")
-            return parsed
-        raise UsageError(f"plan value for {where} is not an ISO time: {value!r}")
-    if isinstance(typ, Boolean):
-        if not isinstance(value, bool):
-            raise UsageError(f"plan value for {where} is not a boolean: {value!r}")
-        return value
-    if isinstance(typ, Integer):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise UsageError(f"plan value for {where} is not an integer: {value!r}")
-        return value
-    if isinstance(typ, LargeBinary):
-        raise UsageError(f"{where} is binary: the change guard does not change binary columns")
-    return value
-
-
-def _refuse_if_stale(change: RowChange, row: dict[str, Any]) -> None:
-    """The row must still have its guard values, and the planned `before` of changed columns."""
-    now = plain_json(row)
-    checks: list[tuple[str, Any]] = list(change.guards.items())
-    checks += [
-        (name, change.before[name]) for name in change.new_values if name in change.before and name not in change.guards
-    ]
-    for name, planned in checks:
-        if now.get(name) != planned:
-            raise Refused(
-                f"stale plan: {change.table} {change.label} changed since it was planned "
-                f"({name}: {_show(planned)} -> {_show(now.get(name))})",
-                hint="look at the row again and make a new plan",
-            )
-
-
-def _show(value: Any) -> str:
-    return "NULL" if value is None else repr(value) if isinstance(value, str) else str(value)

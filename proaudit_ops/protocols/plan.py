@@ -1,14 +1,22 @@
 """A plan: the row changes a fix will make, reviewable, hashable, savable and re-appliable.
 
 Every value in a plan is JSON (datetimes as ISO-8601 UTC strings): a plan saved with
-`--plan-out` and loaded by `proaudit apply FILE` is equal to the plan that was shown. The file
-embeds `plan_hash` (SHA-256 over the canonical plan); a file whose content no longer matches
-it was edited by hand and is refused.
+`--plan-out` and loaded by `proaudit apply FILE` is equal to the plan that was shown.
+
+`plan_hash` is SHA-256 over the *reviewed* content only (`Plan.reviewed()`: action, reason,
+target, and per row table, key, guards, new values, the row as read, touched columns), not
+`created_at`: two dry-runs of the same fix have the same hash. Columns set to the time of apply
+(`updated_at`) are named in `RowChange.touch`, never a timestamp in the plan.
+
+A saved file (format 2) is authenticated: `plan_mac` is HMAC-SHA256 over the same canonical
+reviewed content with the plan key (protocols/plan_auth.py). A file whose hash or MAC does not
+match is refused; so is a format-1 file (hashed, not authenticated) from an older proaudit.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,12 +27,15 @@ from proaudit_ops.audit.canonical import canonical_json, plain_json, sha256_hex
 from proaudit_ops.errors import Refused, UsageError
 from proaudit_ops.timeutil import as_utc, iso, parse_iso
 
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
+_MAC_CONTEXT = b"proaudit plan v2\n"  # domain separation: this key signs plans and nothing else
+NOT_A_PLAN_HINT = "make a plan with --plan-out FILE"
 
 
 @dataclass(frozen=True)
 class RowChange:
-    """One row: find it by `key`, require `guards`, set `new_values`; `before` as read."""
+    """One row: find it by `key`, require `guards`, set `new_values` (and `touch` columns to the
+    time of apply); `before` is the row as read and shown, every column of it checked at apply."""
 
     table: str
     key: dict[str, Any]
@@ -32,6 +43,7 @@ class RowChange:
     new_values: dict[str, Any]
     before: dict[str, Any]
     label: str
+    touch: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("key", "guards", "new_values", "before"):
@@ -39,17 +51,23 @@ class RowChange:
             if not isinstance(value, dict):
                 raise TypeError(f"RowChange.{name} must be a dict")
             object.__setattr__(self, name, plain_json(dict(value)))
+        if isinstance(self.touch, str) or not all(isinstance(name, str) for name in self.touch):
+            raise TypeError("RowChange.touch must be a sequence of column names")
+        object.__setattr__(self, "touch", tuple(sorted(set(self.touch))))
         if not self.key:
             raise ValueError(f"RowChange for {self.table} has an empty key")
         if not self.new_values:
             raise ValueError(f"RowChange for {self.table} {self.label} changes nothing")
-        clash = sorted(set(self.key) & set(self.new_values))
+        clash = sorted(set(self.key) & (set(self.new_values) | set(self.touch)))
         if clash:
             raise ValueError(f"RowChange for {self.table} changes its key column(s) {clash}")
+        both = sorted(set(self.new_values) & set(self.touch))
+        if both:
+            raise ValueError(f"RowChange for {self.table} both sets and touches {both}")
 
     @property
     def changed_columns(self) -> list[str]:
-        return list(self.new_values)
+        return [*self.new_values, *self.touch]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,20 +75,42 @@ class RowChange:
             "key": self.key,
             "guards": self.guards,
             "new_values": self.new_values,
+            "touch": list(self.touch),
             "before": self.before,
             "label": self.label,
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RowChange:
+    def from_dict(cls, data: Any) -> RowChange:
+        if not isinstance(data, dict):
+            raise TypeError("a change is not a JSON object")
+        for name in ("table", "label"):
+            if not isinstance(data[name], str):
+                raise TypeError(f"change {name} is not a string")
+        for name in ("key", "guards", "new_values", "before"):
+            if not isinstance(data[name], dict):
+                raise TypeError(f"change {name} is not a JSON object")
+        touch = data["touch"]
+        if not isinstance(touch, list) or not all(isinstance(name, str) for name in touch):
+            raise TypeError("change touch is not a list of column names")
         return cls(
-            table=str(data["table"]),
-            key=dict(data["key"]),
-            guards=dict(data["guards"]),
-            new_values=dict(data["new_values"]),
-            before=dict(data["before"]),
-            label=str(data["label"]),
+            table=data["table"],
+            key=data["key"],
+            guards=data["guards"],
+            new_values=data["new_values"],
+            before=data["before"],
+            label=data["label"],
+            touch=tuple(touch),
         )
+
+
+@dataclass(frozen=True)
+class PlanClaims:
+    """What a saved file says about itself; checked by `Plan.verify` before anything uses it."""
+
+    plan_hash: str
+    plan_mac: str
+    expected_rows: int
 
 
 @dataclass(frozen=True)
@@ -92,21 +132,29 @@ class Plan:
     def expected_rows(self) -> int:
         return len(self.changes)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The hashed content (without plan_hash)."""
+    def reviewed(self) -> dict[str, Any]:
+        """What the operator reviews, and all that the hash and the MAC cover."""
         return {
             "format": PLAN_FORMAT,
             "action": self.action,
             "reason": self.reason,
             "target": self.target,
-            "created_at": iso(self.created_at),
-            "expected_rows": self.expected_rows,
             "changes": [change.to_dict() for change in self.changes],
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        """The file's content without plan_hash and plan_mac."""
+        return {**self.reviewed(), "created_at": iso(self.created_at), "expected_rows": self.expected_rows}
+
     @property
     def plan_hash(self) -> str:
-        return sha256_hex(canonical_json(self.to_dict()))
+        return sha256_hex(canonical_json(self.reviewed()))
+
+    def mac(self, key: bytes) -> str:
+        if not key:
+            raise ValueError("the plan key is empty")
+        message = _MAC_CONTEXT + canonical_json(self.reviewed()).encode("utf-8")
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
 
     def summary(self) -> dict[str, Any]:
         """What the audit log keeps of a plan (the rows as read stay out: `applied` has them)."""
@@ -124,58 +172,96 @@ class Plan:
                     "label": c.label,
                     "guards": c.guards,
                     "new_values": c.new_values,
+                    "touch": list(c.touch),
                 }
                 for c in self.changes
             ],
         }
 
-    def to_json(self) -> str:
-        body = {**self.to_dict(), "plan_hash": self.plan_hash}
+    def to_json(self, key: bytes) -> str:
+        import json
+
+        body = {**self.to_dict(), "plan_hash": self.plan_hash, "plan_mac": self.mac(key)}
         return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
-    def from_json(cls, text: str) -> Plan:
-        """Load a saved plan; a plan whose content does not match its plan_hash is refused."""
+    def from_data(cls, data: Any) -> tuple[Plan, PlanClaims]:
+        """The plan a parsed file describes and what the file claims; nothing is checked yet."""
         try:
-            data = json.loads(text)
             if not isinstance(data, dict):
                 raise TypeError("not a JSON object")
-            if data.get("format") != PLAN_FORMAT:
-                raise ValueError(f"unknown plan format {data.get('format')!r}")
-            claimed = data["plan_hash"]
+            version = data.get("format")
+            if version == 1:
+                raise UsageError(
+                    "plan file format 1 is from an older proaudit and is not authenticated",
+                    hint="make a new plan with --plan-out FILE",
+                )
+            if version != PLAN_FORMAT:
+                raise ValueError(f"unknown plan format {version!r}")
+            if not isinstance(data["created_at"], str):
+                raise TypeError("created_at is not a string")
             created = parse_iso(data["created_at"])
             if created is None:
                 raise ValueError("created_at is missing")
+            for name in ("action", "reason", "plan_hash", "plan_mac"):
+                if not isinstance(data[name], str):
+                    raise TypeError(f"{name} is not a string")
+            if data["target"] is not None and not isinstance(data["target"], str):
+                raise TypeError("target is not a string")
+            if not isinstance(data["changes"], list):
+                raise TypeError("changes is not a list")
+            rows = data["expected_rows"]
+            if isinstance(rows, bool) or not isinstance(rows, int):
+                raise TypeError("expected_rows is not an integer")
             plan = cls(
-                action=str(data["action"]),
-                reason=str(data["reason"]),
+                action=data["action"],
+                reason=data["reason"],
                 changes=tuple(RowChange.from_dict(c) for c in data["changes"]),
                 created_at=created,
                 target=data["target"],
             )
-            declared_rows = data["expected_rows"]
+        except UsageError:
+            raise
         except (ValueError, KeyError, TypeError) as exc:
-            raise UsageError(
-                f"not a proaudit plan file: {exc}",
-                hint="make a plan with --plan-out FILE",
-            ) from None
-        if claimed != plan.plan_hash or declared_rows != plan.expected_rows:
+            raise UsageError(f"not a proaudit plan file: {_why(exc)}", hint=NOT_A_PLAN_HINT) from None
+        return plan, PlanClaims(data["plan_hash"], data["plan_mac"], rows)
+
+    def verify(self, claims: PlanClaims, key: bytes) -> None:
+        """Refuse a file whose content does not match its hash, or whose MAC is not ours."""
+        if not hmac.compare_digest(claims.plan_hash, self.plan_hash) or claims.expected_rows != self.expected_rows:
             raise Refused(
                 "the plan file was changed after it was written (its plan_hash does not match)",
                 hint="do not edit plan files: make a new plan with --plan-out",
             )
+        if not hmac.compare_digest(claims.plan_mac, self.mac(key)):
+            raise Refused(
+                "the plan file is not authenticated: its plan_mac does not match the plan key "
+                "(edited after it was written, or signed with another key)",
+                hint="make a new plan with --plan-out; operators who apply each other's plans share proaudit_plan_key",
+            )
+
+    @classmethod
+    def from_json(cls, text: str, key: bytes) -> Plan:
+        """Load a saved plan: refused unless its hash and its MAC match."""
+        from proaudit_ops.files import parse_json
+
+        plan, claims = cls.from_data(parse_json(text, "plan file", hint=NOT_A_PLAN_HINT))
+        plan.verify(claims, key)
         return plan
 
-    def write(self, path: Path) -> Path:
-        """Write the plan file atomically, mode 0600."""
-        path = Path(path).expanduser()
+    def write(self, path: Path, key: bytes) -> Path:
+        """Write the plan file atomically, mode 0600 (the parent folder must exist)."""
+        from proaudit_ops.files import check_output_path
+
+        path = check_output_path(path, "--plan-out")
+        body = self.to_json(key).encode("utf-8")
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            tmp.unlink(missing_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
             try:
                 os.fchmod(fd, 0o600)
-                os.write(fd, self.to_json().encode("utf-8"))
+                os.write(fd, body)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -186,11 +272,21 @@ class Plan:
         return path
 
     @classmethod
-    def load(cls, path: Path) -> Plan:
-        try:
-            text = Path(path).expanduser().read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise UsageError(f"plan file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read the plan file {path}: {exc}") from None
-        return cls.from_json(text)
+    def read_data(cls, path: Path) -> Any:
+        """A plan file's parsed JSON: a regular file, at most MAX_PLAN_BYTES, bounded nesting."""
+        from proaudit_ops.files import MAX_PLAN_BYTES, parse_json, read_text_file
+
+        text = read_text_file(path, "plan file", max_bytes=MAX_PLAN_BYTES, hint=NOT_A_PLAN_HINT)
+        return parse_json(text, "plan file", hint=NOT_A_PLAN_HINT)
+
+    @classmethod
+    def load(cls, path: Path, key: bytes) -> Plan:
+        plan, claims = cls.from_data(cls.read_data(path))
+        plan.verify(claims, key)
+        return plan
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"{exc.args[0]!r} is missing"
+    return str(exc)

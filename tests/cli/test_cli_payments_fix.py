@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,305 @@ def test_fixed_by_someone_else_meanwhile_is_nothing_to_do(proaudit, monkeypatch:
     assert ran.exit_code == 0, ran.stderr
     assert ran.json()["data"]["outcome"] == "nothing"
     assert proaudit("--json", "audit", "log").json()["data"]["records"] == []
+
+
+# -- issue 11: saved plans, row counts, timeouts, the live guard -------------------------------
+
+
+def _sandbox_engine(home: Path):  # type: ignore[no-untyped-def]
+    from proaudit_ops.db.engine import make_engine
+
+    return make_engine(f"sqlite+pysqlite:///{home / 'sandbox.db'}")
+
+
+def _outside_update(home: Path, reference: str, **values: object) -> None:
+    """What the billing app (or another operator) does between plan and apply."""
+    from sqlalchemy import update
+
+    from proaudit_ops.db.schema import payment_transactions as pt
+
+    engine = _sandbox_engine(home)
+    with engine.begin() as conn:
+        conn.execute(update(pt).where(pt.c.reference == reference).values(**values))
+    engine.dispose()
+
+
+def _forge(path: Path, edit, key: bytes | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Edit a saved plan and recompute what a forger can: the plain SHA-256 (and, given the key, the MAC)."""
+    import hashlib
+    import hmac
+    import json
+
+    from proaudit_ops.audit.canonical import canonical_json
+
+    data = json.loads(path.read_text())
+    edit(data)
+    if "plan_mac" in data:  # format 2: the hash covers the reviewed content
+        reviewed = {k: v for k, v in data.items() if k not in ("plan_hash", "plan_mac", "created_at", "expected_rows")}
+        data["plan_hash"] = hashlib.sha256(canonical_json(reviewed).encode()).hexdigest()
+        if key is not None:
+            message = b"proaudit plan v2\n" + canonical_json(reviewed).encode()
+            data["plan_mac"] = hmac.new(key, message, hashlib.sha256).hexdigest()
+    else:  # format 1: the hash covered everything else in the file
+        data["plan_hash"] = hashlib.sha256(
+            canonical_json({k: v for k, v in data.items() if k != "plan_hash"}).encode()
+        ).hexdigest()
+    path.write_text(json.dumps(data, indent=2))
+
+
+@pytest.mark.parametrize(
+    ("values", "shown"),
+    [
+        ({"amount_kobo": 1}, r"\(amount_kobo: \d+ -> 1\)"),
+        ({"refund_reference": "x"}, r"\(refund_reference: NULL -> 'x'\)"),
+    ],
+)
+def test_saved_plan_is_stale_when_any_column_changed(
+    proaudit, isolated_env: Path, tmp_path: Path, values: dict[str, object], shown: str
+) -> None:
+    import re
+
+    plan = tmp_path / "p.json"
+    assert proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--plan-out", str(plan)).exit_code == 0
+    _outside_update(isolated_env, "PSK-STUCK-0001", **values)
+    applied = proaudit("apply", str(plan), "--yes")
+    assert applied.exit_code == 4, applied.stderr
+    assert "stale plan" in applied.stderr
+    assert re.search(shown, applied.stderr), applied.stderr
+    assert proaudit("--json", "payments", "verify", "PSK-STUCK-0001").json()["data"]["database"]["status"] == "pending"
+
+
+def test_re_hashed_plan_is_refused(proaudit, tmp_path: Path) -> None:
+    plan = tmp_path / "p.json"
+    assert proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--plan-out", str(plan)).exit_code == 0
+
+    def to_failed(data: dict) -> None:  # type: ignore[type-arg]
+        data["changes"][0]["new_values"]["status"] = "failed"
+
+    _forge(plan, to_failed)
+    applied = proaudit("apply", str(plan), "--yes")
+    assert applied.exit_code == 4, applied.stderr
+    assert "not authenticated" in applied.stderr
+    errors = [line for line in applied.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and len(applied.stderr.strip().splitlines()) <= 2  # a sandbox banner, one error line
+    assert "Traceback" not in applied.stderr
+    assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 1  # still stuck, unchanged
+    records = proaudit("--json", "audit", "log").json()["data"]["records"]
+    assert [r["outcome"] for r in records] == ["planned", "refused"]
+
+
+def test_two_plans_of_the_same_fix_have_the_same_hash(proaudit, tmp_path: Path) -> None:
+    import json
+
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    for path in (first, second):
+        assert proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--plan-out", str(path)).exit_code == 0
+    a, b = json.loads(first.read_text()), json.loads(second.read_text())
+    assert a["plan_hash"] == b["plan_hash"]
+    assert a["plan_mac"] == b["plan_mac"]
+    assert "updated_at" not in a["changes"][0]["new_values"]
+    assert a["changes"][0]["touch"] == ["updated_at"]
+    shown = proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--dry-run")
+    assert re.search(r"updated_at .* now", shown.stdout), shown.stdout
+    # and the touched column is set at apply
+    applied = proaudit("--json", "apply", str(first), "--yes")
+    assert applied.exit_code == 0, applied.stderr
+    row = applied.json()["data"]["guard"]["rows"][0]
+    assert row["updated_at"] > a["changes"][0]["before"]["updated_at"]
+
+
+def test_old_plan_format_is_refused_with_a_clear_message(proaudit, tmp_path: Path) -> None:
+    plan = tmp_path / "p.json"
+    assert proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--plan-out", str(plan)).exit_code == 0
+    _forge(plan, lambda data: data.update(format=1))
+    applied = proaudit("apply", str(plan), "--yes")
+    assert applied.exit_code == 2
+    assert "format 1" in applied.stderr and "older proaudit" in applied.stderr
+
+
+@pytest.mark.parametrize("bad", ["missing-folder/p.json", "."])
+def test_plan_out_is_checked_before_planning(proaudit, tmp_path: Path, bad: str) -> None:
+    target = tmp_path / bad
+    ran = proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--plan-out", str(target))
+    assert ran.exit_code == 2, ran.stderr
+    assert "--plan-out" in ran.stderr
+    assert not (tmp_path / "missing-folder").exists()
+    assert proaudit("--json", "audit", "log").json()["data"]["records"] == []
+
+
+SCHEMA_MISFITS = [
+    (lambda d: d["changes"][0]["new_values"].update(status="x" * 21), "payment_transactions.status"),
+    (lambda d: d["changes"][0]["key"].update(id="not-a-uuid"), "payment_transactions.id"),
+    (lambda d: d["changes"][0]["new_values"].update(paystack_transaction_id="abc"), "payment_transactions.paystack"),
+    (lambda d: d["changes"][0]["new_values"].update(paid_at="yesterday"), "payment_transactions.paid_at"),
+    (lambda d: d["changes"][0]["new_values"].update(no_such="x"), "payment_transactions.no_such"),
+]
+
+
+@pytest.mark.parametrize(("edit", "named"), SCHEMA_MISFITS)
+def test_plan_values_that_do_not_fit_the_schema_are_refused_before_the_database(
+    proaudit, isolated_env: Path, tmp_path: Path, edit, named: str
+) -> None:  # type: ignore[no-untyped-def]
+    from proaudit_ops.protocols.plan_auth import home_plan_key
+
+    plan = tmp_path / "p.json"
+    assert proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--plan-out", str(plan)).exit_code == 0
+    _forge(plan, edit, home_plan_key(isolated_env))  # even signed with the right key
+    dead = {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "PROAUDIT_PAYSTACK_SIMULATOR": "true"}
+    applied = proaudit("apply", str(plan), "--yes", env=dead)  # no transaction may be attempted
+    assert applied.exit_code == 2, applied.stderr
+    assert named in applied.stderr
+    assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 1
+
+
+def test_signed_plan_without_a_planned_record_is_refused(proaudit, isolated_env: Path, tmp_path: Path) -> None:
+    from proaudit_ops.protocols.plan_auth import home_plan_key
+
+    plan = tmp_path / "p.json"
+    assert proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--plan-out", str(plan)).exit_code == 0
+
+    def to_failed(data: dict) -> None:  # type: ignore[type-arg]
+        data["changes"][0]["new_values"]["status"] = "failed"
+
+    _forge(plan, to_failed, home_plan_key(isolated_env))  # the key leaked, the audit log did not
+    applied = proaudit("apply", str(plan), "--yes")
+    assert applied.exit_code == 4, applied.stderr
+    assert "no `planned` audit record" in applied.stderr
+    assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 1
+
+
+def test_plan_key_is_private_and_never_shown(proaudit, isolated_env: Path, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    plan = tmp_path / "p.json"
+    saved = proaudit("--json", "payments", "verify", "PSK-STUCK-0001", "--fix", "--plan-out", str(plan))
+    key_file = isolated_env / "plan.key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    key = key_file.read_text().strip()
+    applied = proaudit("--json", "apply", str(plan), "--yes")
+    log = proaudit("--json", "audit", "log")
+    for text in (saved.stdout, saved.stderr, applied.stdout, applied.stderr, log.stdout, plan.read_text()):
+        assert key not in text
+    os.chmod(key_file, 0o644)
+    refused = proaudit("payments", "verify", "PSK-STUCK-0002", "--fix", "--plan-out", str(tmp_path / "q.json"))
+    assert refused.exit_code == 2
+    assert "plan.key" in refused.stderr and "0644" in refused.stderr
+
+
+def test_configured_plan_key_signs_and_verifies(proaudit, isolated_env: Path, tmp_path: Path) -> None:
+    plan = tmp_path / "p.json"
+    env = {"PROAUDIT_PLAN_KEY": "a-shared-team-key-of-some-length"}
+    assert proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--plan-out", str(plan), env=env).exit_code == 0
+    assert not (isolated_env / "plan.key").exists()
+    other = proaudit("apply", str(plan), "--yes")  # the home key is another key
+    assert other.exit_code == 4 and "not authenticated" in other.stderr
+    assert proaudit("apply", str(plan), "--yes", env=env).exit_code == 0
+
+
+def _live_env(tmp_path: Path, key: str, sandbox_mode: str) -> dict[str, str]:
+    from proaudit_ops.sandbox.home import ensure_sandbox
+
+    db = tmp_path / "billing.db"
+    ensure_sandbox(db).dispose()
+    return {
+        "PAYSTACK_SECRET_KEY": key,
+        "PAYSTACK_SANDBOX_MODE": sandbox_mode,
+        "DATABASE_URL": f"sqlite+pysqlite:///{db}",
+        "PROAUDIT_PAYSTACK_SIMULATOR": "true",
+        "PROAUDIT_HOME": str(tmp_path),
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "mode", "flags", "named"),
+    [
+        ("sk_live_FAKEcanary01", "true", ["--live"], "PAYSTACK_SANDBOX_MODE=true"),
+        ("sk_live_FAKEcanary01", "true", [], "PAYSTACK_SANDBOX_MODE=true"),
+        ("sk_test_FAKEcanary01", "false", [], "PAYSTACK_SANDBOX_MODE=false"),
+        ("sk_test_FAKEcanary01", "false", ["--live"], "PAYSTACK_SANDBOX_MODE=false"),
+    ],
+)
+def test_key_mode_contradicting_the_configured_mode_refuses_every_change(
+    proaudit, tmp_path: Path, key: str, mode: str, flags: list[str], named: str
+) -> None:
+    env = _live_env(tmp_path, key, mode)
+    refused = proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--yes", *flags, env=env)
+    assert refused.exit_code == 4, refused.stderr
+    assert "PAYSTACK_SECRET_KEY" in refused.stderr and named in refused.stderr
+    assert key not in refused.stderr
+    assert proaudit("payments", "verify", "PSK-STUCK-0001", env=env).exit_code == 1  # unchanged
+    records = proaudit("--json", "audit", "log", env=env).json()["data"]["records"]
+    assert [r["outcome"] for r in records] == ["refused"]
+
+
+def test_agreeing_key_and_mode_are_not_a_contradiction(proaudit, tmp_path: Path) -> None:
+    env = _live_env(tmp_path, "sk_test_FAKEcanary01", "true")
+    assert proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--yes", env=env).exit_code == 0
+
+
+@pytest.mark.postgres
+def test_two_rows_for_one_reference_are_refused_not_one_changed(pg_proaudit, pg_engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import insert, select, text
+
+    from proaudit_ops.db.schema import payment_transactions as pt
+
+    with pg_engine.begin() as conn:  # a real billing database may lack the unique constraint
+        conn.execute(text("ALTER TABLE payment_transactions DROP CONSTRAINT payment_transactions_reference_key"))
+        row = dict(conn.execute(select(pt).where(pt.c.reference == "PSK-STUCK-0001")).mappings().one())
+        conn.execute(insert(pt).values({**row, "id": "00000000-0000-4000-8000-00000000d0b1"}))
+    ran = pg_proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--yes")
+    assert ran.exit_code == 4, ran.stderr
+    assert "payment_transactions where reference = 'PSK-STUCK-0001' matched 2 rows, expected 1" in ran.stderr
+    assert "no longer exists" not in ran.stderr
+    with pg_engine.connect() as conn:
+        statuses = conn.execute(select(pt.c.status).where(pt.c.reference == "PSK-STUCK-0001")).scalars().all()
+    assert statuses == ["pending", "pending"]
+    stuck = pg_proaudit("payments", "stuck", "--verify", "--fix", "--yes")
+    assert stuck.exit_code == 4, stuck.stderr
+    assert "matched 2 rows, expected 1" in stuck.stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["payments", "verify", "PSK-STUCK-0001"],
+        ["payments", "status"],
+        ["payments", "verify", "PSK-STUCK-0001", "--fix", "--yes"],
+        ["payments", "stuck", "--verify", "--fix", "--yes"],
+    ],
+)
+def test_a_table_lock_held_elsewhere_times_out_instead_of_hanging(
+    pg_proaudit, pg_engine, pg_url: str, isolated_env: Path, args: list[str]
+) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    from sqlalchemy import text
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": pg_url,
+        "PROAUDIT_PAYSTACK_SIMULATOR": "true",
+        "PROAUDIT_HOME": str(isolated_env),
+        "PROAUDIT_LOCK_TIMEOUT_MS": "300",
+        "PROAUDIT_STATEMENT_TIMEOUT_MS": "3000",
+    }
+    with pg_engine.connect() as holder:
+        holder.execute(text("LOCK TABLE payment_transactions IN ACCESS EXCLUSIVE MODE"))
+        try:
+            ran = subprocess.run(
+                [sys.executable, "-m", "proaudit_ops", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,  # a hang fails the test instead of hanging the suite
+                check=False,
+            )
+        finally:
+            holder.rollback()
+    assert ran.returncode == 4, ran.stderr
+    assert "timed out waiting for a lock after 0.3 s" in ran.stderr
+    assert "cannot reach the database" not in ran.stderr

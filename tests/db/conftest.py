@@ -15,6 +15,7 @@ from proaudit_ops.db.engine import read_only
 from proaudit_ops.db.schema import organizations, payment_transactions
 from proaudit_ops.protocols.guard import ChangeGuard
 from proaudit_ops.protocols.plan import Plan, RowChange
+from proaudit_ops.protocols.plan_auth import home_plan_key
 from proaudit_ops.timeutil import utcnow
 
 FIX_TIME = utcnow().replace(microsecond=123456)
@@ -37,8 +38,14 @@ def audit_log(audit_context: AuditContext, fallback_path: Path) -> AuditLog:
 
 
 @pytest.fixture
-def guard(engine: Engine, audit_log: AuditLog) -> ChangeGuard:
-    return ChangeGuard(engine, audit_log, lock_timeout_ms=500, statement_timeout_ms=5000)
+def plan_key(isolated_env: Path) -> Callable[[], bytes]:
+    """The key the CLI uses too (PROAUDIT_HOME's plan.key, made on first use)."""
+    return lambda: home_plan_key(isolated_env)
+
+
+@pytest.fixture
+def guard(engine: Engine, audit_log: AuditLog, plan_key: Callable[[], bytes]) -> ChangeGuard:
+    return ChangeGuard(engine, audit_log, lock_timeout_ms=500, statement_timeout_ms=5000, plan_key=plan_key)
 
 
 def seed_payments(engine: Engine, count: int, *, status: str = "pending") -> list[str]:

@@ -261,6 +261,7 @@ def test_saved_plan_applies_once_then_is_stale(
     tmp_path: Path,
 ) -> None:
     refs = seed(engine, 2)
+    (tmp_path / "plans").mkdir()
     plan_file = tmp_path / "plans" / "fix.json"
     result = guard.execute(builder(guard, refs), ApplyOptions(plan_out=plan_file), never)
     assert result.outcome == "planned"
@@ -268,7 +269,7 @@ def test_saved_plan_applies_once_then_is_stale(
     assert stat.S_IMODE(os.stat(plan_file).st_mode) == 0o600
     assert {row["status"] for row in payments(engine, refs).values()} == {"pending"}
 
-    loaded = Plan.load(plan_file)
+    loaded = Plan.load(plan_file, guard.plan_key())
     assert loaded == result.plan
     assert loaded.plan_hash == result.plan.plan_hash
 
@@ -281,7 +282,7 @@ def test_saved_plan_applies_once_then_is_stale(
     assert now[refs[0]]["paid_at"].isoformat(timespec="microseconds").endswith(".123456+00:00")
 
     with pytest.raises(Refused, match="stale plan"):
-        guard.apply_saved(Plan.load(plan_file), YES, never)
+        guard.apply_saved(Plan.load(plan_file, guard.plan_key()), YES, never)
     assert outcomes(records(engine)) == ["planned", "planned", "applied", "refused"]
     assert chain_ok(engine)
 
@@ -296,7 +297,7 @@ def test_hand_edited_plan_file_is_refused(
     assert edited != plan_file.read_text()
     plan_file.write_text(edited)
     with pytest.raises(Refused, match="plan file was changed"):
-        Plan.load(plan_file)
+        Plan.load(plan_file, guard.plan_key())
 
 
 def test_plan_sql_shows_literal_update_statements(
@@ -450,7 +451,7 @@ def test_update_matching_no_row_rolls_back_and_is_audited_as_failed(
                 "CREATE TRIGGER skip_row BEFORE UPDATE ON payment_transactions FOR EACH ROW EXECUTE FUNCTION skip_row()"
             )
         )
-    with pytest.raises(Refused, match=f"expected to change 1 row of payment_transactions \\({refs[1]}\\)"):
+    with pytest.raises(Refused, match=f"matched 0 rows, expected 1.*payment_transactions {refs[1]} was rolled back"):
         guard.execute(builder(guard, refs), YES, never)
     assert {row["status"] for row in payments(pg_engine, refs).values()} == {"pending"}
     assert outcomes(records(pg_engine)) == ["failed"]

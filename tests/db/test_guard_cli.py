@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from proaudit_ops.cli.plan_view import render_plan
 from proaudit_ops.db.engine import create_schema, make_engine
 from proaudit_ops.protocols.guard import ApplyOptions, ChangeGuard
 from proaudit_ops.protocols.plan import Plan, RowChange
+from proaudit_ops.protocols.plan_auth import home_plan_key
 from proaudit_ops.timeutil import utcnow
 
 Builder = Callable[..., Callable[[Connection], Plan]]
@@ -45,13 +47,18 @@ def sqlite_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
     return engine
 
 
-def saved_plan(engine: Engine, seed: Any, builder: Builder, path: Path, count: int) -> list[str]:
+def saved_plan(
+    engine: Engine, seed: Any, builder: Builder, path: Path, count: int, home: Path | None = None
+) -> list[str]:
     refs: list[str] = seed(engine, count)
     log = AuditLog(
         AuditContext("ngozi", "ngozi", "h", "proaudit payments stuck --fix"),
         path.parent / "f.jsonl",
     )
-    guard = ChangeGuard(engine, log, lock_timeout_ms=500, statement_timeout_ms=5000)
+    key_home = home or Path(os.environ["PROAUDIT_HOME"])  # the CLI's key: the same home
+    guard = ChangeGuard(
+        engine, log, lock_timeout_ms=500, statement_timeout_ms=5000, plan_key=lambda: home_plan_key(key_home)
+    )
     guard.execute(builder(guard, refs), ApplyOptions(plan_out=path), lambda _p: False)
     return refs
 
@@ -96,7 +103,7 @@ def test_apply_hand_edited_file_is_refused(
 def test_apply_missing_file_is_a_usage_error(cli: typer.Typer, sqlite_db: Engine, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["apply", str(tmp_path / "none.json"), "--yes"])
     assert result.exit_code == 2
-    assert "plan file not found" in result.stderr
+    assert "plan file" in result.stderr and "no such file" in result.stderr
 
 
 def money_plan(rows: int) -> Plan:
@@ -149,3 +156,26 @@ def test_confirm_prompt(
     assert confirm(money_plan(rows)) is expected
     err = capsys.readouterr().err
     assert (f"Type {rows} to apply" in err) if rows > 1 else ("[y/N]" in err)
+
+
+@pytest.mark.parametrize("kind", ["directory", "dev-zero", "fifo", "deep-json", "huge"])
+def test_apply_refuses_what_is_not_a_plan_file_with_one_line(
+    cli: typer.Typer, sqlite_db: Engine, tmp_path: Path, kind: str
+) -> None:
+    from proaudit_ops.files import MAX_PLAN_BYTES
+
+    target = tmp_path / "plan.json"
+    if kind == "directory":
+        target.mkdir()
+    elif kind == "dev-zero":
+        target = Path("/dev/zero")
+    elif kind == "fifo":
+        os.mkfifo(target)  # nobody writes: reading it must not hang
+    elif kind == "deep-json":
+        target.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        target.write_bytes(b" " * (MAX_PLAN_BYTES + 1))
+    result = CliRunner().invoke(cli, ["apply", str(target), "--yes"])
+    assert result.exit_code == 2, result.stderr
+    assert "plan file" in result.stderr
+    assert "Traceback" not in result.stderr

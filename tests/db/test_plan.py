@@ -15,6 +15,7 @@ from proaudit_ops.errors import Refused, UsageError
 from proaudit_ops.protocols.plan import Plan, RowChange
 
 WHEN = datetime(2024, 8, 22, 9, 15, 2, 123456, tzinfo=UTC)
+KEY = b"0123456789abcdef0123456789abcdef"
 
 
 def change(**overrides: object) -> RowChange:
@@ -67,11 +68,11 @@ def test_empty_key_or_no_new_values_or_key_change_is_refused() -> None:
 
 def test_json_round_trip_is_equal_and_keeps_the_hash() -> None:
     original = plan(change(), change(label="ref-2", key={"id": "other"}))
-    loaded = Plan.from_json(original.to_json())
+    loaded = Plan.from_json(original.to_json(KEY), KEY)
     assert loaded == original
     assert loaded.plan_hash == original.plan_hash
     assert loaded.expected_rows == 2
-    assert json.loads(original.to_json())["plan_hash"] == original.plan_hash
+    assert json.loads(original.to_json(KEY))["plan_hash"] == original.plan_hash
 
 
 def test_hash_changes_with_any_value() -> None:
@@ -97,37 +98,69 @@ def test_hash_does_not_depend_on_dict_order() -> None:
     ],
 )
 def test_edited_plan_text_is_refused(old: str, new: str) -> None:
-    text = plan().to_json()
+    text = plan().to_json(KEY)
     assert old in text
     with pytest.raises(Refused, match="plan file was changed"):
-        Plan.from_json(text.replace(old, new, 1))
+        Plan.from_json(text.replace(old, new, 1), KEY)
 
 
 def test_reformatting_a_plan_file_is_harmless() -> None:
     original = plan()
-    compact = json.dumps(json.loads(original.to_json()))
-    assert Plan.from_json(compact) == original
+    compact = json.dumps(json.loads(original.to_json(KEY)))
+    assert Plan.from_json(compact, KEY) == original
 
 
 @pytest.mark.parametrize("text", ["", "[]", "{}", '{"format": 99}', "not json"])
 def test_garbage_is_a_usage_error(text: str) -> None:
-    with pytest.raises(UsageError, match="not a proaudit plan file"):
-        Plan.from_json(text)
+    with pytest.raises(UsageError, match=r"not a proaudit plan file|not valid JSON"):
+        Plan.from_json(text, KEY)
 
 
 def test_write_is_private_and_load_reads_it(tmp_path: Path) -> None:
-    path = plan().write(tmp_path / "sub" / "plan.json")
+    (tmp_path / "sub").mkdir()
+    path = plan().write(tmp_path / "sub" / "plan.json", KEY)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert Plan.load(path) == plan()
+    assert Plan.load(path, KEY) == plan()
     assert [p.name for p in path.parent.iterdir()] == ["plan.json"]
 
 
 def test_missing_plan_file_is_a_usage_error(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="plan file not found"):
-        Plan.load(tmp_path / "nope.json")
+    with pytest.raises(UsageError, match=r"plan file .*no such file"):
+        Plan.load(tmp_path / "nope.json", KEY)
 
 
 def test_summary_carries_the_hash_but_not_the_rows() -> None:
     summary = plan().summary()
     assert summary["plan_hash"] == plan().plan_hash
     assert "before" not in summary["changes"][0]
+
+
+def test_hash_covers_the_review_not_the_time_of_planning() -> None:
+    later = Plan("payments.fix", "stuck", (change(),), WHEN.replace(hour=23), "ref-1")
+    assert later.plan_hash == plan().plan_hash
+    assert later.mac(KEY) == plan().mac(KEY)
+    assert plan(change(touch=("updated_at",))).plan_hash != plan().plan_hash
+    assert plan().mac(KEY) != plan().mac(KEY[::-1])
+
+
+def test_touch_columns_are_names_apart_from_the_key_and_the_new_values() -> None:
+    assert change(touch=["updated_at", "updated_at"]).touch == ("updated_at",)
+    with pytest.raises(ValueError, match="both sets and touches"):
+        change(touch=("status",))
+    with pytest.raises(ValueError, match="key column"):
+        change(touch=("id",))
+    with pytest.raises(TypeError, match="touch"):
+        change(touch="updated_at")
+
+
+def test_a_plan_signed_with_another_key_is_refused() -> None:
+    with pytest.raises(Refused, match="not authenticated"):
+        Plan.from_json(plan().to_json(KEY), KEY[::-1])
+
+
+def test_saved_file_carries_hash_and_mac_but_not_the_key() -> None:
+    data = json.loads(plan().to_json(KEY))
+    assert data["format"] == 2
+    assert data["plan_hash"] == plan().plan_hash
+    assert data["plan_mac"] == plan().mac(KEY)
+    assert KEY.decode() not in plan().to_json(KEY)

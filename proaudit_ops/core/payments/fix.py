@@ -41,9 +41,14 @@ class FixResult:
         return self.verify.exit_code
 
 
+TOUCH = ("updated_at",)  # set to the time of apply by the guard, never a timestamp in the plan
+
+
 def fix_values(paystack: TxView) -> dict[str, Any]:
-    """What the row becomes: Paystack's status, and for success Paystack's paid_at (not now)."""
-    values: dict[str, Any] = {"status": paystack.status, "updated_at": utcnow()}
+    """What the row becomes: Paystack's status, and for success Paystack's paid_at (not now).
+
+    Only values from Paystack: two plans of the same fix are the same plan (same hash)."""
+    values: dict[str, Any] = {"status": paystack.status}
     if paystack.status == "success":
         values["paid_at"] = paystack.paid_at
         values["gateway_response"] = paystack.gateway_response
@@ -57,15 +62,18 @@ def fix_values(paystack: TxView) -> dict[str, Any]:
 
 
 def payment_change(guard: ChangeGuard, conn: Connection, reference: str, paystack: TxView) -> RowChange | None:
-    """Lock the payment row and describe its fix; None when it is no longer pending."""
+    """Lock the payment row and describe its fix; None when it is no longer pending.
+
+    The reference must name exactly one row (a billing database without the unique constraint may
+    hold two): any other count is refused, never one of them changed.
+    """
     from proaudit_ops.db.schema import payment_transactions as pt
     from proaudit_ops.protocols.plan import RowChange
 
-    rows = guard.lock_rows(conn, pt, pt.c.reference == reference)
-    if not rows or rows[0]["status"] != "pending":
+    (row,) = guard.lock_rows(conn, pt, pt.c.reference == reference, expect=1)
+    if row["status"] != "pending":
         return None
-    row = rows[0]
-    new_values = {k: v for k, v in fix_values(paystack).items() if k == "updated_at" or row.get(k) != v}
+    new_values = {k: v for k, v in fix_values(paystack).items() if row.get(k) != v}
     return RowChange(
         table=pt.name,
         key={"id": row["id"]},
@@ -73,6 +81,7 @@ def payment_change(guard: ChangeGuard, conn: Connection, reference: str, paystac
         new_values=new_values,
         before=row,
         label=reference,
+        touch=TOUCH,
     )
 
 
