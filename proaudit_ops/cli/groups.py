@@ -63,26 +63,52 @@ class LazyGroup(TyperGroup):
     def main(  # type: ignore[override]
         self, args: Any = None, prog_name: str | None = None, *, standalone_mode: bool = True, **extra: Any
     ) -> Any:
-        """With --json, a usage error caught by the parser also gets the one JSON envelope."""
+        """A usage error caught by the parser is one `error:` line like every other error (and,
+        with --json, the one JSON envelope); help and a missing subcommand still print help."""
         argv = list(sys.argv[1:] if args is None else args)
-        if not standalone_mode or "--json" not in argv:
+        if not standalone_mode:
             return super().main(argv, prog_name, standalone_mode=standalone_mode, **extra)
+        json_mode = "--json" in argv
         try:
             code = super().main(argv, prog_name, standalone_mode=False, **extra)
         except typer.Abort:
-            sys.exit(130)
+            if json_mode:
+                sys.exit(130)
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
         except typer.TyperException as exc:
-            from proaudit_ops.cli.output import error_entry, print_envelope
+            from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-            exc.show()  # type: ignore[attr-defined]
-            ctx = getattr(exc, "ctx", None)
-            name = " ".join(ctx.command_path.split()[1:]) if ctx is not None else "proaudit"
-            exit_code = int(getattr(exc, "exit_code", 2))
-            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-            print_envelope(name or "proaudit", exit_code, None, [error_entry("usage", message, None)])
-            sys.exit(exit_code)
+            if isinstance(exc, NoArgsIsHelpError) or not isinstance(exc, UsageError):
+                exc.show()  # type: ignore[attr-defined]
+                sys.exit(int(getattr(exc, "exit_code", 2)))
+            name, message, hint = usage_error_parts(exc)
+            typer.echo(f"error: {message} (next: {hint})", err=True)
+            if json_mode:
+                from proaudit_ops.cli.output import error_entry, print_envelope
+
+                print_envelope(name or "proaudit", exc.exit_code, None, [error_entry("usage", message, hint)])
+            sys.exit(exc.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, group.help) for name, group in GROUPS.items()])
+
+
+def usage_error_parts(exc: Any) -> tuple[str, str, str]:
+    """The command's name, the parser's message and a next step: the option's range when it has
+    one (typer's own message names only the bound that was crossed), else the command's help."""
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "proaudit"
+    name = " ".join(path.split()[1:])
+    message = " ".join(exc.format_message().split())  # one line, whatever the parser wrote
+    param = getattr(exc, "param", None)
+    low, high = getattr(param, "min", None), getattr(param, "max", None)
+    flag = getattr(param, "opts", [None])[0] if param is not None else None
+    if flag and (low is not None or high is not None):
+        allowed = f"{low} to {high}" if low is not None and high is not None else f"at least {low}"
+        if low is None:
+            allowed = f"at most {high}"
+        return name, message, f"{flag} takes {allowed}; see '{path} -h'"
+    return name, message, f"see '{path} -h'"

@@ -16,7 +16,7 @@ from proaudit_ops.cli.mutation import (
     apply_options,
     render_guard_result,
 )
-from proaudit_ops.cli.options import parse_window
+from proaudit_ops.cli.options import parse_age, parse_window
 from proaudit_ops.cli.runner import run
 
 if TYPE_CHECKING:
@@ -87,14 +87,23 @@ def stuck(
     from proaudit_ops.cli.progress import progress_bar
 
     window = parse_window(since, "--since")
-    flag_older = parse_window(older_than, "--older-than") if older_than else None
+    flag_older = parse_age(older_than, "--older-than") if older_than is not None else None
 
     def call(rt: Runtime) -> StuckResult:
         from proaudit_ops.cli.confirm import confirm
         from proaudit_ops.core.payments.stuck import fix_stuck, scan_stuck
         from proaudit_ops.timeutil import parse_duration
 
-        older = flag_older or parse_duration(rt.settings.proaudit_stuck_older_than)
+        older = flag_older if flag_older is not None else parse_duration(rt.settings.proaudit_stuck_older_than)
+        if older >= window:
+            from proaudit_ops.errors import UsageError
+            from proaudit_ops.timeutil import format_duration
+
+            raise UsageError(
+                f"--older-than {format_duration(older)} is not shorter than --since {format_duration(window)}: "
+                "no payment can match",
+                hint="widen --since or lower --older-than",
+            )
         workers = concurrency or rt.settings.proaudit_concurrency
         with progress_bar("verifying at Paystack") as progress:
             if fix:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.mutation import DryRun, Live, Yes, apply_options
+from proaudit_ops.cli.options import MAX_HOURS
 from proaudit_ops.cli.runner import run
 
 if TYPE_CHECKING:
@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 
 app = group_app("webhooks")
 
-BodyFile = Annotated[Path, typer.Option("--file", "-f", help="The raw request body, byte for byte.")]
+# A str, not a Path: typer turns an empty path into ".", which would hide the mistake.
+BodyFile = Annotated[
+    str, typer.Option("--file", "-f", metavar="PATH", help="The raw request body, byte for byte (at most 1 MiB).")
+]
 Url = Annotated[
     str | None,
     typer.Option(
@@ -96,7 +99,10 @@ def replay(
 @app.command("retry-failed")
 def retry_failed(
     ctx: typer.Context,
-    hours: Annotated[int, typer.Option("--hours", min=1, help="Failed events received within this many hours.")] = 24,
+    hours: Annotated[
+        int,
+        typer.Option("--hours", min=1, max=MAX_HOURS, help="Failed events received within this many hours."),
+    ] = 24,
     event: Annotated[str | None, typer.Option("--event", help="Only this event type, e.g. charge.success.")] = None,
     concurrency: Concurrency = None,
     url: Url = None,

@@ -121,13 +121,12 @@ class PaystackClient:
     # -- transactions ------------------------------------------------------------------------
     def verify_transaction(self, reference: str) -> Transaction:
         """GET /transaction/verify/:reference. PaystackNotFound when Paystack does not know it."""
-        ref = _required_text(reference, "transaction reference")
-        path = f"/transaction/verify/{quote(ref, safe='')}"
+        path = _path("transaction", "verify", _segment(reference, "transaction reference"))
         return self._read.model(Transaction, data_object(self._get(path), "GET", path), "GET", path)
 
     def fetch_transaction(self, transaction_id: int) -> Transaction:
         """GET /transaction/:id (Paystack's numeric id)."""
-        path = f"/transaction/{_positive_int(transaction_id, 'transaction id')}"
+        path = _path("transaction", str(_positive_int(transaction_id, "transaction id")))
         return self._read.model(Transaction, data_object(self._get(path), "GET", path), "GET", path)
 
     def list_transactions_page(
@@ -246,7 +245,7 @@ class PaystackClient:
 
     def fetch_refund(self, refund_id: int) -> Refund:
         """GET /refund/:id."""
-        path = f"/refund/{_positive_int(refund_id, 'refund id')}"
+        path = _path("refund", str(_positive_int(refund_id, "refund id")))
         return self._read.model(Refund, data_object(self._get(path), "GET", path), "GET", path)
 
     def create_refund(
@@ -439,6 +438,25 @@ def _check_secret_key(secret_key: object) -> None:
             "the Paystack secret key contains whitespace or characters that cannot be sent",
             hint=KEY_HINT,
         )
+
+
+def _segment(value: object, what: str) -> str:
+    """A value that becomes one URL path segment, refused (never stripped or altered) when it could
+    name another resource: empty, surrounded by whitespace, or only dots (`.`/`..` are resolved
+    away by the URL layer, so `verify/..` would GET /transaction)."""
+    if not isinstance(value, str) or value == "":
+        raise UsageError(f"a {what} is required (got {value!r})")
+    if value != value.strip():
+        raise UsageError(f"the {what} {value!r} has whitespace around it")
+    if set(value) == {"."}:
+        raise UsageError(f"the {what} {value!r} is only dots, not a {what}")
+    return value
+
+
+def _path(*segments: str) -> str:
+    """`/a/b/c` from segments, each percent-escaped whole: nothing in a segment can add a `/`, a `?`
+    or a `#`, so what an operator typed can never change which endpoint is called."""
+    return "/" + "/".join(quote(segment, safe="") for segment in segments)
 
 
 def _required_text(value: object, what: str) -> str:

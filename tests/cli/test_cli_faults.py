@@ -108,4 +108,5 @@ def test_parser_usage_errors_still_get_the_envelope(proaudit, args: list[str]) -
     assert envelope["status"] == "usage_error"
     assert envelope["exit_code"] == 2
     assert envelope["errors"][0]["message"]
-    assert "Error" in ran.stderr  # the human message is still on stderr
+    # The human message is still on stderr: one `error:` line, like every other error.
+    assert ran.stderr.startswith("error: ") and ran.stderr.count("\n") == 1

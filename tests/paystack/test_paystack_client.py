@@ -45,8 +45,17 @@ def test_verify_transaction_sends_key_and_user_agent_and_parses(make_client: Mak
 
 def test_verify_transaction_escapes_the_reference_in_the_path(make_client: MakeClient) -> None:
     fake = FakePaystack(ok(transaction(reference="a/b?c")))
-    make_client(fake).verify_transaction("  a/b?c ")
+    make_client(fake).verify_transaction("a/b?c")
     assert fake.request.url.raw_path == b"/transaction/verify/a%2Fb%3Fc"
+
+
+@pytest.mark.parametrize("reference", ["PSK-X\n", " PSK-X", "PSK-X ", ".", "..", "..."])
+def test_verify_transaction_refuses_a_segment_that_would_be_altered(make_client: MakeClient, reference: str) -> None:
+    """Stripping "PSK-X\n" used to look PSK-X up; `..` was resolved away to GET /transaction."""
+    fake = FakePaystack()
+    with pytest.raises(UsageError):
+        make_client(fake).verify_transaction(reference)
+    assert fake.requests == []
 
 
 @pytest.mark.parametrize("reference", ["", "   "])

@@ -98,7 +98,7 @@ def test_live_event_with_test_key_is_named() -> None:
 
 
 def test_bad_bodies_are_usage_errors() -> None:
-    with pytest.raises(UsageError, match="not JSON"):
+    with pytest.raises(UsageError, match="not valid JSON"):
         parse_event(b"not json at all")
     with pytest.raises(UsageError, match="not an object"):
         parse_event(b"[1, 2]")

@@ -36,6 +36,11 @@ def show_payment(runtime: Runtime, reference: str) -> PaymentDetails:
             .first()
         )
         if payment is None:
+            from proaudit_ops.core.payments.verify import case_variant, not_found_with_variant
+
+            variant = case_variant(conn, reference)
+            if variant is not None:
+                raise not_found_with_variant(reference, variant, "show")
             raise NotFoundError(
                 f"no payment {reference} in the database",
                 hint=f"check the reference, or run: proaudit payments verify {reference}",

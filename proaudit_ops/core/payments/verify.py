@@ -14,9 +14,11 @@ from proaudit_ops.core.payments.views import (
     read_payment_row,
 )
 from proaudit_ops.core.references import validate_reference
-from proaudit_ops.errors import ExitCode
+from proaudit_ops.errors import ExitCode, NotFoundError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from proaudit_ops.runtime import Runtime
 
 
@@ -42,8 +44,11 @@ def verify_payment(runtime: Runtime, reference: str) -> VerifyResult:
     validate_reference(reference)
     with read_only(runtime.engine()) as conn:
         row = read_payment_row(conn, reference)
+        variant = case_variant(conn, reference) if row is None else None
     db = database_view(row)
     ps = paystack_view(fetch_at_paystack(runtime.paystack(), reference))
+    if variant is not None and not ps.found:
+        raise not_found_with_variant(reference, variant)
     finding = diagnose(reference, db, ps)
     return VerifyResult(
         reference=reference,
@@ -53,4 +58,28 @@ def verify_payment(runtime: Runtime, reference: str) -> VerifyResult:
         explanation=finding.explanation,
         next_step=finding.next_step,
         fixable=finding.fixable,
+    )
+
+
+def case_variant(conn: Connection, reference: str) -> str | None:
+    """The reference the database has in another case (PSK-STUCK-0001 for psk-stuck-0001), if any.
+
+    Read-only, and only the all-upper and all-lower spellings: an equality lookup on the indexed
+    column, where `lower(reference) = ...` would scan the whole table on a production database.
+    """
+    from sqlalchemy import select
+
+    from proaudit_ops.db.schema import payment_transactions as pt
+
+    candidates = {reference.upper(), reference.lower()} - {reference}
+    if not candidates:
+        return None
+    found = conn.execute(select(pt.c.reference).where(pt.c.reference.in_(sorted(candidates))).limit(1)).scalar()
+    return str(found) if found is not None else None
+
+
+def not_found_with_variant(reference: str, variant: str, command: str = "verify") -> NotFoundError:
+    return NotFoundError(
+        f"no payment {reference}; did you mean {variant}? references are case-sensitive",
+        hint=f"proaudit payments {command} {variant}",
     )

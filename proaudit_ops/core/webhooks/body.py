@@ -3,37 +3,30 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
 from typing import Any
 
 from proaudit_ops.errors import UsageError
+from proaudit_ops.files import MAX_BODY_BYTES, parse_json, read_regular_file
 
-MAX_BODY_BYTES = 1024 * 1024  # Paystack events are small; anything over 1 MiB is not one.
+__all__ = ["MAX_BODY_BYTES", "canonical_bytes", "parse_event", "read_body"]
 
 
-def read_body(path: Path) -> bytes:
-    """The file's exact bytes (never re-serialised: the signature covers these bytes)."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {path}", hint="pass the raw request body with --file") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    if size > MAX_BODY_BYTES:
-        raise UsageError(
-            f"{path} is {size} bytes, over the 1 MiB limit for a webhook body",
-            hint="pass the raw body of one event",
-        )
-    return path.read_bytes()
+def read_body(path: str | os.PathLike[str]) -> bytes:
+    """The file's exact bytes (never re-serialised: the signature covers these bytes).
+
+    Through files.read_regular_file: a directory, a device, a FIFO or an empty path is refused,
+    and at most MAX_BODY_BYTES are read (a Paystack event is a few KiB).
+    """
+    return read_regular_file(
+        path, "--file", max_bytes=MAX_BODY_BYTES, hint="pass the raw request body of one event as a regular file"
+    )
 
 
 def parse_event(body: bytes) -> dict[str, Any]:
     if len(body) > MAX_BODY_BYTES:
         raise UsageError(f"body is {len(body)} bytes, over the 1 MiB limit for a webhook body")
-    try:
-        event = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"body is not JSON: {exc}", hint="a Paystack webhook body is a JSON object") from None
+    event = parse_json(body, "webhook body", hint="a Paystack webhook body is a JSON object")
     if not isinstance(event, dict):
         raise UsageError("body is JSON but not an object", hint='expected {"event": ..., "data": {...}}')
     return event

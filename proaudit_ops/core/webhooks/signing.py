@@ -11,7 +11,7 @@ from proaudit_ops.core.webhooks.body import parse_event
 from proaudit_ops.errors import ExitCode
 from proaudit_ops.paystack.signatures import compute_signature, verify_signature
 
-_HEX_RE = re.compile(r"^[0-9a-fA-F]*$")
+_HEX_RE = re.compile(r"[0-9a-fA-F]*")  # used with fullmatch: `$` accepts a trailing newline
 
 
 class SignatureVerdict(StrEnum):
@@ -87,10 +87,10 @@ def check_signature(body: bytes, signature: str, secret_key: str) -> SignatureCh
     mode = key_mode(secret_key)
     common = {"event": _name(event), "domain": domain, "key_mode": mode}
     header = signature.strip()
-    if len(header) != 128 or not _HEX_RE.match(header):
+    if len(header) != 128 or not _HEX_RE.fullmatch(header):
         return SignatureCheck(
             SignatureVerdict.MALFORMED_HEADER,
-            f"the signature is {len(header)} characters{'' if _HEX_RE.match(header) else ', not all hex'}; "
+            f"the signature is {len(header)} characters{'' if _HEX_RE.fullmatch(header) else ', not all hex'}; "
             "x-paystack-signature is 128 hex characters (HMAC-SHA512)",
             "copy the x-paystack-signature header value exactly as received",
             **common,
