@@ -289,7 +289,7 @@ def covers(tenant_sku: Mapping[str, Any] | None, paid_for: Entitlement, now: dat
 # -- subscription state -----------------------------------------------------------------------------
 
 
-def subscription_state(tenant_sku: Mapping[str, Any], now: datetime) -> str:
+def subscription_state(tenant_sku: Mapping[Any, Any], now: datetime) -> str:
     """active | trial | past_due | cancelled, from the row alone."""
     if not tenant_sku.get("is_active"):
         return "cancelled"
@@ -302,7 +302,7 @@ def subscription_state(tenant_sku: Mapping[str, Any], now: datetime) -> str:
     return "active"
 
 
-def expiring_within(tenant_sku: Mapping[str, Any], now: datetime, within: timedelta) -> bool:
+def expiring_within(tenant_sku: Mapping[Any, Any], now: datetime, within: timedelta) -> bool:
     """Active or trial, and the current period (or trial) ends within `within` from now."""
     if subscription_state(tenant_sku, now) not in ("active", "trial"):
         return False
