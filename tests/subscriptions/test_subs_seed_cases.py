@@ -136,3 +136,13 @@ def test_existing_references_keep_their_paystack_ids(now: datetime) -> None:
     expected = {p.ref: FIRST_SEEDED_TRANSACTION_ID + i for i, p in enumerate(first) if p.ps}
     actual = {row["reference"]: row["id"] for row in build_dataset(now).sim_transactions}
     assert {ref: actual[ref] for ref in expected} == expected
+
+
+def test_the_readme_documents_the_new_cases() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for reference in (*REFUND_CASES, "PSK-EXPIRING-0001"):
+        assert f"| `{reference}` |" in readme, reference
+    for name in SUBSCRIPTION_EXAMPLES.values():
+        assert f"`{name}`" in readme, name
