@@ -227,7 +227,8 @@ def entitlement_for_payment(
 ) -> Entitlement | None:
     """What a payment row bought, given its Paystack metadata; None unless it is a paid success.
 
-    A `refunded` payment buys nothing (the refund takes it back); a partially refunded one (still
+    For a payment about to be fixed, pass the row as the fix will leave it (status and paid_at
+    from Paystack). A `refunded` payment buys nothing (the refund takes it back); a partially refunded one (still
     `success`) keeps its entitlement unless the refund also changed the subscription.
     Raises EntitlementError when the metadata is present but unusable.
     """

@@ -245,3 +245,53 @@ def test_show_gathers_the_organization(guard: ChangeGuard, seeded: Engine, now: 
     with read_only(seeded) as conn:
         sku = conn.execute(select(tenant_skus).where(tenant_skus.c.organization_id == ORG_IDS["nnamdi"])).mappings()
         assert shown.subscription == dict(sku.one())
+
+
+def test_coverage_change_fixes_payment_and_entitlement_in_one_plan(
+    guard: ChangeGuard, seeded: Engine, now: datetime, metadata_for: Lookup
+) -> None:
+    """The shape the payments fix will take: the payment row and the subscription in one guarded plan."""
+    from proaudit_ops.core.subscriptions.changes import coverage_change
+    from proaudit_ops.protocols.plan import RowChange
+
+    pt = payment_transactions
+    paid_at = now - timedelta(hours=2)
+
+    def build(conn: Any) -> Plan:
+        (row,) = guard.lock_rows(conn, pt, pt.c.reference == "PSK-STUCK-0001")
+        fixed = {"status": "success", "paid_at": paid_at, "updated_at": now}
+        bought = entitlement_for_payment(conn, {**row, **fixed}, metadata_for("PSK-STUCK-0001"))
+        assert bought is not None
+        sub = coverage_change(guard, conn, bought, now)
+        assert sub is not None
+        pay = RowChange(pt.name, {"id": row["id"]}, {"status": "pending"}, fixed, row, "PSK-STUCK-0001")
+        return Plan("payments.fix", "stuck", (pay, sub), now, "PSK-STUCK-0001")
+
+    result = guard.execute(build, YES, never)
+    assert (result.outcome, len(result.rows)) == ("applied", 2)
+    sku = _sku(seeded, "bluewave")
+    assert as_utc(sku["current_period_end"]) == period_end(paid_at, "monthly")
+    with read_only(seeded) as conn:
+        payment = dict(conn.execute(select(pt).where(pt.c.reference == "PSK-STUCK-0001")).mappings().one())
+        bought = entitlement_for_payment(conn, payment, metadata_for("PSK-STUCK-0001"))
+        assert bought is not None
+        assert covers(subscription_row(conn, ORG_IDS["bluewave"]), bought, now).covered
+    with seeded.connect() as conn, conn.begin():
+        assert coverage_change(guard, conn, bought, now) is None  # already covered: nothing to add
+
+
+def test_coverage_change_never_shortens_a_later_period(guard: ChangeGuard, seeded: Engine, now: datetime) -> None:
+    from proaudit_ops.core.entitlement import Entitlement
+    from proaudit_ops.core.subscriptions.changes import coverage_change
+
+    with seeded.begin() as conn:
+        conn.execute(
+            update(tenant_skus).where(tenant_skus.c.organization_id == ORG_IDS["zenith"]).values(is_active=False)
+        )
+    before = _sku(seeded, "zenith")
+    paid = Entitlement(ORG_IDS["zenith"], "professional", "monthly", now, period_end(now, "monthly"), "metadata")
+    with seeded.connect() as conn, conn.begin():
+        change = coverage_change(guard, conn, paid, now)
+    assert change is not None
+    assert set(change.new_values) == {"is_active", "updated_at"}  # enterprise annual, ending later: kept
+    assert before["tier"] == "enterprise"

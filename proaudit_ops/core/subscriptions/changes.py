@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from proaudit_ops.core.entitlement import (
+    Entitlement,
     normalize_cycle,
     normalize_tier,
     period_end,
@@ -312,6 +313,50 @@ def new_values(
     return (
         {"cancel_at_period_end": True, "cancellation_reason": request.reason},
         f"cancel at the period end ({_iso(row.get('current_period_end'))})",
+    )
+
+
+def coverage_change(
+    guard: ChangeGuard, conn: Connection, paid_for: Entitlement, now: datetime, *, label: str | None = None
+) -> RowChange | None:
+    """The tenant_skus change that makes the row cover `paid_for` (None when it already does).
+
+    For a plan builder that fixes a payment and its entitlement in one guarded transaction (the
+    payments verify/stuck fix, a replay check): lock the row, then mirror what the app does on
+    charge.success (active, the period bought, trial over), raising the tier to the one bought
+    if it was lower and never shortening a period that already ends later.
+    """
+    from proaudit_ops.core.entitlement import covers, tier_at_least
+    from proaudit_ops.db.schema import tenant_skus as ts
+    from proaudit_ops.protocols.plan import RowChange
+    from proaudit_ops.timeutil import as_utc
+
+    rows = guard.lock_rows(conn, ts, ts.c.organization_id == paid_for.organization_id)
+    if not rows:
+        raise NotFoundError(f"organization {paid_for.organization_id} has no tenant_skus row to entitle")
+    row = rows[0]
+    if covers(row, paid_for, now).covered:
+        return None
+    end = as_utc(row.get("current_period_end"))
+    keep_later = end is not None and end > paid_for.period_end
+    values: dict[str, Any] = {
+        "is_active": True,
+        "trial_ends_at": None,
+        "current_period_start": row["current_period_start"] if keep_later else paid_for.period_start,
+        "current_period_end": end if keep_later else paid_for.period_end,
+        "billing_cycle": row["billing_cycle"] if keep_later else paid_for.billing_cycle,
+    }
+    if not tier_at_least(str(row["tier"]), paid_for.tier):
+        values["tier"] = paid_for.tier
+    changed = {k: v for k, v in values.items() if _differs(row.get(k), v)}
+    changed["updated_at"] = now
+    return RowChange(
+        table=ts.name,
+        key={"id": row["id"]},
+        guards={"organization_id": paid_for.organization_id},
+        new_values=changed,
+        before=row,
+        label=label or f"subscription of {paid_for.payment_reference or paid_for.organization_id}",
     )
 
 
