@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 # Paystack amounts are always x100 subunits, XOF included (reference/paystack-api.md section 0).
 SUBUNITS_PER_UNIT = 100
 SYMBOLS = {"NGN": "₦", "USD": "$", "GHS": "₵", "ZAR": "R", "KES": "KSh ", "XOF": "CFA "}
 SUBUNIT_NAMES = {"NGN": "kobo", "GHS": "pesewas", "KES": "cents", "ZAR": "cents", "USD": "cents"}
-_AMOUNT_RE = re.compile(r"^\s*([A-Za-z]{3})?\s*([0-9][0-9,]*(?:\.[0-9]{1,2})?)\s*$")
 
 
 @dataclass(frozen=True, order=True)
@@ -42,20 +41,82 @@ def describe_amount(subunits: int, currency: str) -> str:
     return f"{subunits} {name} = {format_amount(subunits, currency)}"
 
 
-def parse_amount(text: str, default_currency: str = "NGN") -> Money:
-    """Parse an operator-typed amount in major units: `150000`, `150,000.50`, `NGN 1500`.
+MAX_AMOUNT_CHARS = 64  # longer than any real amount: refused before any regular expression runs
+MAX_SUBUNITS = 10**15  # ₦10 trillion: far above any single payment, far below BIGINT
+_CODE_RE = re.compile(r"[A-Za-z]{3}")
+_PLAIN_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_GROUPED_RE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+_CURRENCY_BY_SYMBOL = {"₦": "NGN", "$": "USD", "₵": "GHS"}
 
-    Raises ValueError on anything else (negative, more than two decimals, letters).
+
+def parse_amount(text: str, expected_currency: str = "NGN") -> Money:
+    """Parse an operator-typed amount in major units into subunits of `expected_currency`.
+
+    Accepted: `150000`, `150,000.00`, `₦150,000.00`, `150000 NGN`, `NGN 150,000.00` (the code in
+    either case, one ASCII space or none beside it). Refused, with a ValueError that says why:
+    zero, negative, more than two decimals, a currency other than `expected_currency`, commas that
+    are not thousands separators, any space other than ASCII (no-break, thin, tabs), other
+    characters, more than MAX_AMOUNT_CHARS characters or more than MAX_SUBUNITS. Never float.
     """
-    match = _AMOUNT_RE.match(text)
-    if not match:
-        raise ValueError(f"not an amount: {text!r} (expected e.g. 1500 or 'NGN 1,500.50')")
-    currency = (match.group(1) or default_currency).upper()
-    try:
-        value = Decimal(match.group(2).replace(",", ""))
-    except InvalidOperation as exc:  # pragma: no cover - the regex already guarantees digits
-        raise ValueError(f"not an amount: {text!r}") from exc
-    return Money(int(value * SUBUNITS_PER_UNIT), currency)
+    expected = expected_currency.upper()
+    if not isinstance(text, str):
+        raise ValueError(f"amount must be text, not {type(text).__name__}")
+    if len(text) > MAX_AMOUNT_CHARS:
+        raise ValueError(f"amount is too long ({len(text)} characters, at most {MAX_AMOUNT_CHARS})")
+    body = text.strip(" ")
+    if not body:
+        raise ValueError("amount is empty (expected e.g. 150000 or 'NGN 150,000.00')")
+    for char in body:
+        if char != " " and (char.isspace() or unicodedata.category(char) in ("Zs", "Cf", "Cc")):
+            raise ValueError(
+                f"amount {text!r} contains {unicodedata.name(char, 'a control character')} "
+                f"(U+{ord(char):04X}): type plain digits, with an ASCII space at most"
+            )
+    if body[0] in "-−" or "-" in body or "−" in body:
+        raise ValueError(f"amount {text!r} is negative: amounts are positive")
+    currency, number = _split_currency(body, text)
+    if currency is not None and currency != expected:
+        raise ValueError(f"amount {text!r} is in {currency}, not {expected} (the currency expected here)")
+    return Money(_subunits(number, text), expected)
+
+
+def _split_currency(body: str, text: str) -> tuple[str | None, str]:
+    """(currency named in the text or None, the number part)."""
+    currency: str | None = None
+    if body[0] in _CURRENCY_BY_SYMBOL:
+        currency, body = _CURRENCY_BY_SYMBOL[body[0]], body[1:]
+    elif _CODE_RE.fullmatch(body[:3]):
+        currency, body = body[:3].upper(), body[3:]
+    if len(body) >= 3 and _CODE_RE.fullmatch(body[-3:]):
+        if currency is not None:
+            raise ValueError(f"amount {text!r} names a currency twice")
+        currency, body = body[-3:].upper(), body[:-3]
+    number = body.removeprefix(" ") if body.startswith(" ") and currency is not None else body
+    number = number.removesuffix(" ") if number.endswith(" ") and currency is not None else number
+    if not number:
+        raise ValueError(f"amount {text!r} has no number (expected e.g. 'NGN 150,000.00')")
+    return currency, number
+
+
+def _subunits(number: str, text: str) -> int:
+    if "," in number and not _GROUPED_RE.fullmatch(number):
+        if _PLAIN_RE.fullmatch(number.replace(",", "")):
+            raise ValueError(f"amount {text!r} has a misplaced comma: commas separate thousands (150,000.00)")
+        raise ValueError(f"not an amount: {text!r} (expected e.g. 150000 or 'NGN 150,000.00')")
+    digits = number.replace(",", "")
+    if not _PLAIN_RE.fullmatch(digits):
+        raise ValueError(f"not an amount: {text!r} (expected e.g. 150000 or 'NGN 150,000.00')")
+    units, _, fraction = digits.partition(".")
+    if len(fraction) > 2:
+        raise ValueError(f"amount {text!r} has more than two decimals (the smallest unit is 0.01)")
+    if len(units) > 1 and units.startswith("0"):
+        raise ValueError(f"amount {text!r} has a leading zero")
+    subunits = int(units) * SUBUNITS_PER_UNIT + int(fraction.ljust(2, "0"))
+    if subunits == 0:
+        raise ValueError(f"amount {text!r} is zero: amounts are positive")
+    if subunits > MAX_SUBUNITS:
+        raise ValueError(f"amount {text!r} is too large (at most {format_amount(MAX_SUBUNITS, 'NGN')[1:]})")
+    return subunits
 
 
 def to_subunits(value: object) -> int:

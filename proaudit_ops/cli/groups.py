@@ -27,6 +27,9 @@ GROUPS: dict[str, Group] = {
     "webhooks": Group(
         "proaudit_ops.cli.webhooks", "app", "Diagnose, test, replay and recover Paystack webhooks (Webhook Failures)."
     ),
+    "subscriptions": Group(
+        "proaudit_ops.cli.subscriptions", "app", "Show and change subscriptions (runbook: Subscription Issues)."
+    ),
     "audit": Group("proaudit_ops.cli.audit", "app", "The hash-chained audit log: list, show, verify, ship."),
     "apply": Group("proaudit_ops.cli.audit", "apply_app", "Apply a saved plan exactly as reviewed (refused if stale)."),
     "config": Group("proaudit_ops.cli.config_cmd", "app", "Show and check the configuration."),

@@ -1,4 +1,4 @@
-"""The sandbox's demo tenants, as data: twelve organizations and their payments.
+"""The sandbox's demo tenants, as data: seventeen organizations and their payments.
 
 Deterministic: ids are UUIDv5 of fixed names, Paystack ids fixed integers, and every time is
 an offset from the `now` the seeder is given. seed.py turns this into rows for the billing
@@ -41,11 +41,23 @@ SEEDED_REFERENCES: dict[str, str] = {
     "PSK-REFUND-0001": "success in both, paid 3 days ago, refundable (15,000,000 kobo)",
     "PSK-REFUNDED-0001": "refunded in the DB (refund_reference set), "
                          "reversed at Paystack with a processed refund",
+    # The refund cases (runbook: Refund Processing) and the subscription states, one organization each.
+    "PSK-ELIGIBLE-0001": "success in both, paid 5 days ago, subscription active, never refunded: "
+                         "refund eligible (Eko Bakery Ltd)",
+    "PSK-LATE-0001": "success in both, paid 45 days ago (annual plan, still active): "
+                     "outside the 30-day refund window (Jos Plateau Farms)",
+    "PSK-PSREFUNDED-0001": "success in the DB, reversed at Paystack with a processed full refund the app "
+                           "never recorded (Calabar Coastal Tours)",
+    "PSK-PARTIAL-0001": "success in both, 5,000,000 of 15,000,000 kobo refunded (processed at Paystack, "
+                        "recorded here): 10,000,000 left (Owerri Tech Hub)",
+    "PSK-EXPIRING-0001": "success in both, paid 26 days ago: the monthly period ends within 7 days "
+                         "(Yola Water Services)",
 }
 # fmt: on
 
 MONTHLY_PRICE = {"core": 5_000_000, "professional": 15_000_000, "enterprise": 45_000_000}
 PRO, CORE = MONTHLY_PRICE["professional"], MONTHLY_PRICE["core"]
+ANNUAL_PRO = 10 * PRO  # an annual plan costs ten months
 FIRST_SEEDED_TRANSACTION_ID = 4_099_260_401
 SEEDED_REFUND_ID = 3_018_280
 _NS = uuid.UUID("6f1c3b2a-9d4e-4c1b-8a57-3e2f1d0c9b8a")
@@ -124,11 +136,30 @@ ORGS: tuple[Org, ...] = (
     Org("obi", "Obi Motors", "accounts@obimotors.ng", "Chidi", "Obi",
         "core", "monthly", 12, "cancelled",
         ("539923", "4470", "mastercard", "Polaris Bank", "2028")),
+    # Added for refunds and subscriptions (issue 7): one documented case each.
+    Org("eko", "Eko Bakery Ltd", "accounts@ekobakery.ng", "Tola", "Bakare",
+        "professional", "monthly", 13, "active", ("408408", "6402", "visa", "Sterling Bank", "2030")),
+    Org("jos", "Jos Plateau Farms", "finance@josplateaufarms.ng", "Danjuma", "Gyang",
+        "professional", "annual", 14, "active", ("539983", "7781", "mastercard", "Jaiz Bank", "2029")),
+    Org("calabar", "Calabar Coastal Tours", "bookings@calabartours.ng", "Eno", "Bassey",
+        "core", "monthly", 15, "active", ("506099", "3388", "verve", "Union Bank", "2028")),
+    Org("owerri", "Owerri Tech Hub", "billing@owerritech.ng", "Obinna", "Nwachukwu",
+        "professional", "monthly", 16, "active", ("408408", "1177", "visa", "Providus Bank", "2031")),
+    Org("yola", "Yola Water Services", "accounts@yolawater.ng", "Hauwa", "Jibril",
+        "core", "monthly", 17, "active", ("539923", "9046", "mastercard", "Keystone Bank", "2030")),
 )
 # fmt: on
 ORG_BY_SLUG = {org.slug: org for org in ORGS}
 ORG_IDS: dict[str, str] = {org.slug: org.id for org in ORGS}
 TENANT_STATES: dict[str, str] = {org.slug: org.state for org in ORGS}
+# Documented organizations per subscription state (README, runbook/subscriptions.md).
+SUBSCRIPTION_EXAMPLES: dict[str, str] = {
+    "active": "Adaeze Foods Ltd",
+    "trial": "Kora Health Clinics",
+    "past_due": "Bluewave Logistics",
+    "cancelled": "Delta Freight Partners",
+    "expiring": "Yola Water Services",
+}
 CANCELLATION_REASONS = {
     "delta": "Customer requested refund",
     "obi": "Payment failed after 4 dunning attempts",
@@ -152,6 +183,7 @@ class Pay:
     channel: str = "card"
     failure: str | None = None
     inbox: tuple[str, int, str | None] | None = None  # charge.success: (status, attempts, error)
+    batch: int = 0  # Paystack ids go by (batch, age): payments added later keep existing ids unchanged
 
 
 def _d(days: float = 0, hours: float = 0, minutes: float = 0) -> timedelta:
@@ -197,6 +229,20 @@ PAYMENTS: tuple[Pay, ...] = (
     Pay("PSK-GHOST-0001", "bluewave", PRO, "pending", None, _d(hours=1), entry=CHECKOUT),
     Pay("PSK-PENDING-0001", "tunde", PRO, "pending", "pending", _d(minutes=5), entry=CHECKOUT,
         channel="bank_transfer"),
+    # issue 7: the refund cases and an expiring subscription
+    Pay("PSK-LATE-0001", "jos", ANNUAL_PRO, "success", "success", _d(45), entry=CHECKOUT, inbox=OK_EVENT,
+        batch=1),
+    Pay("PSK-EXPIRING-0001", "yola", CORE, "success", "success", _d(26), inbox=OK_EVENT, batch=1),
+    Pay("PSK-PSREFUNDED-0001", "calabar", CORE, "success", "reversed", _d(10), inbox=OK_EVENT, batch=1),
+    Pay("PSK-PARTIAL-0001", "owerri", PRO, "success", "success", _d(8), inbox=OK_EVENT, batch=1),
+    Pay("PSK-ELIGIBLE-0001", "eko", PRO, "success", "success", _d(5), inbox=OK_EVENT, batch=1),
+)
+
+# Refunds at Paystack beyond PSK-REFUNDED-0001's: reference, refund id, amount (None = all),
+# days after payment, recorded in payment_transactions too?
+SEEDED_REFUNDS: tuple[tuple[str, int, int | None, int, bool], ...] = (
+    ("PSK-PSREFUNDED-0001", SEEDED_REFUND_ID + 1, None, 3, False),
+    ("PSK-PARTIAL-0001", SEEDED_REFUND_ID + 2, 5_000_000, 1, True),
 )
 
 # Dunning: org, payment, status, attempts so far, next retry (offset from now), last reason.

@@ -40,6 +40,7 @@ from proaudit_ops.sandbox.dataset import (
     SANDBOX_SECRET_KEY,
     SEEDED_REFERENCES,
     SEEDED_REFUND_ID,
+    SEEDED_REFUNDS,
     Org,
     Pay,
     stable_hex,
@@ -124,7 +125,7 @@ def build_dataset(now: datetime) -> Dataset:
     now = now.replace(microsecond=0)
     ds = Dataset(now=now)
     sims: dict[str, Row] = {}
-    for index, pay in enumerate(sorted(PAYMENTS, key=lambda p: -p.age.total_seconds())):
+    for index, pay in enumerate(sorted(PAYMENTS, key=lambda p: (p.batch, -p.age.total_seconds()))):
         org = ORG_BY_SLUG[pay.org]
         sim = _sim_row(pay, org, FIRST_SEEDED_TRANSACTION_ID + index, now, index) if pay.ps else None
         if sim is not None:
@@ -160,6 +161,8 @@ def build_dataset(now: datetime) -> Dataset:
                 }
             )
     _add_refund(ds, sims["PSK-REFUNDED-0001"])
+    for reference, refund_id, amount, days_after, recorded in SEEDED_REFUNDS:
+        _add_later_refund(ds, sims[reference], refund_id, amount, timedelta(days=days_after), recorded=recorded)
     ds.tenant_skus.extend(_tenant_row(ds, org, now) for org in ORGS)
     ds.dunning_records.extend(_dunning_rows(ds, now))
     return ds
@@ -336,6 +339,45 @@ def _add_refund(ds: Dataset, sim: Row) -> None:
     )
     body = shapes.refund_processed_event(refund, loads(sim["customer"]))
     ds.webhook_events.append(_event("refund.processed", sim["reference"], body, refund["refunded_at"], OK_EVENT))
+
+
+def _add_later_refund(
+    ds: Dataset, sim: Row, refund_id: int, amount: int | None, after: timedelta, *, recorded: bool
+) -> None:
+    """A processed refund at Paystack, stored as sim_refunds stores them (notes as Paystack defaults them).
+
+    The transaction was already seeded `reversed` when the refund takes all of it, `success` when
+    partial (sim_refunds' rule). `recorded`: payment_transactions knows it (refund_reference, amount,
+    refunded_at; the status stays `success` for a partial refund); otherwise the app never heard of it.
+    """
+    created = sim["paid_at"] + after
+    value = sim["amount"] if amount is None else amount
+    note = f"Refund for transaction {sim['reference']}"
+    ds.sim_refunds.append(
+        {
+            "id": refund_id,
+            "transaction_id": sim["id"],
+            "transaction_reference": sim["reference"],
+            "amount": value,
+            "currency": sim["currency"],
+            "status": "processed",
+            "customer_note": note,
+            "merchant_note": note,
+            "refunded_by": REFUNDED_BY,
+            "refunded_at": created + timedelta(hours=20),
+            "expected_at": shapes.refund_expected_at(created),
+            "created_at": created,
+            "updated_at": created + timedelta(hours=20),
+        }
+    )
+    sim["updated_at"] = created
+    if recorded:
+        ds.payment(sim["reference"]).update(
+            refund_reference=str(refund_id),
+            refund_amount_kobo=value,
+            refunded_at=created,
+            updated_at=created,
+        )
 
 
 def _tenant_row(ds: Dataset, org: Org, now: datetime) -> Row:

@@ -102,7 +102,7 @@ def test_timeout_raises_read_timeout_and_does_nothing(engine: Engine) -> None:
         pytest.raises(httpx.ReadTimeout),
     ):
         client.post("/refund", json={"transaction": "PSK-REFUND-0001"})
-    assert _refunds(engine) == 1  # only the seeded one
+    assert _refunds(engine) == 3  # only the seeded ones
 
 
 def test_drop_after_effect_does_the_refund_then_loses_the_answer(engine: Engine) -> None:
@@ -112,7 +112,7 @@ def test_drop_after_effect_does_the_refund_then_loses_the_answer(engine: Engine)
         # GETs are never dropped: the operator can look the refund up
         txn = client.get("/transaction/verify/PSK-REFUND-0001").json()["data"]
         listed = client.get("/refund", params={"transaction": txn["id"]}).json()["data"]
-    assert _refunds(engine) == 2
+    assert _refunds(engine) == 4
     assert txn["status"] == "reversed"
     assert len(listed) == 1
 
@@ -160,7 +160,7 @@ def test_scripted_faults_match_method_and_prefix(engine: Engine, paystack: httpx
     assert paystack.get("/refund").status_code == 200  # GET does not match
     with pytest.raises(httpx.ReadTimeout):
         paystack.post("/refund", json={"transaction": "PSK-REFUND-0001", "amount": 100})
-    assert _refunds(engine) == 2  # the side effect happened
+    assert _refunds(engine) == 4  # the side effect happened
     assert paystack.post("/refund", json={"transaction": "PSK-REFUND-0001", "amount": 100}).status_code == 200
 
 

@@ -78,7 +78,7 @@ def test_a_dropped_response_closes_the_connection_after_the_refund(
             with pytest.raises(httpx.RemoteProtocolError):
                 client.post("/refund", json={"transaction": "PSK-REFUND-0001"})
             with engine.connect() as conn:
-                assert conn.execute(select(func.count()).select_from(sim_refunds)).scalar() == 2
+                assert conn.execute(select(func.count()).select_from(sim_refunds)).scalar() == 4
             again = client.post("/refund", json={"transaction": "PSK-REFUND-0001"})
             assert again.status_code == 400
             assert again.json()["message"] == "Transaction has been fully reversed"

@@ -205,7 +205,7 @@ def test_a_failed_refund_gives_the_amount_back(paystack: httpx.Client, engine: E
     set_refund_status(engine, refund["id"], "failed")
     assert paystack.get("/transaction/verify/PSK-REFUND-0001").json()["data"]["status"] == "success"
     assert paystack.post("/refund", json={"transaction": "PSK-REFUND-0001"}).status_code == 200
-    assert _count(engine, sim_refunds) == 3
+    assert _count(engine, sim_refunds) == 5
 
 
 def test_concurrent_refunds_never_over_refund(engine: Engine) -> None:
