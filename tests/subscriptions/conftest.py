@@ -30,9 +30,17 @@ def seeded(engine: Engine, now: datetime) -> Engine:
 
 @pytest.fixture
 def guard(seeded: Engine, tmp_path: Path) -> ChangeGuard:
+    from proaudit_ops.protocols.plan_auth import home_plan_key
+
     context = AuditContext(operator="sam", os_user="sam-os", host="ops-1", command="proaudit subscriptions")
     log = AuditLog(context, tmp_path / "audit.jsonl")
-    return ChangeGuard(seeded, log, lock_timeout_ms=500, statement_timeout_ms=5000)
+    return ChangeGuard(
+        seeded,
+        log,
+        lock_timeout_ms=500,
+        statement_timeout_ms=5000,
+        plan_key=lambda: home_plan_key(tmp_path / "home"),
+    )
 
 
 @pytest.fixture

@@ -197,7 +197,7 @@ def test_a_saved_plan_goes_stale_when_the_row_changes(
     _change(guard, "Yola Water Services", request, now, options=ApplyOptions(plan_out=plan_file))
     _change(guard, "Yola Water Services", ChangeRequest("set_tier", tier="enterprise", reason="x"), now)
     with pytest.raises(Refused, match="stale plan"):
-        guard.apply_saved(Plan.load(plan_file), YES, never)
+        guard.apply_saved(Plan.load(plan_file, guard.plan_key()), YES, never)
 
 
 def test_org_is_a_uuid_an_exact_name_or_a_payment_reference(seeded: Engine, now: datetime) -> None:
@@ -293,5 +293,6 @@ def test_coverage_change_never_shortens_a_later_period(guard: ChangeGuard, seede
     with seeded.connect() as conn, conn.begin():
         change = coverage_change(guard, conn, paid, now)
     assert change is not None
-    assert set(change.new_values) == {"is_active", "updated_at"}  # enterprise annual, ending later: kept
+    assert set(change.new_values) == {"is_active"}  # enterprise annual, ending later: kept
+    assert change.touch == ("updated_at",)
     assert before["tier"] == "enterprise"

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from proaudit_ops.runtime import Runtime
 
 KINDS = ("activate", "convert_trial", "extend", "set_tier", "cancel")
+TOUCH = ("updated_at",)  # set to the time of apply by the guard: never a timestamp in the plan
 MAX_EXTEND_DAYS = 60  # grace, not a free plan: longer needs a payment and `activate`
 MAX_REASON_CHARS = 500
 MAX_BACKDATE = timedelta(days=400)  # --from: an annual period at most (plus slack) in the past
@@ -229,10 +230,7 @@ def build_plan(
     from proaudit_ops.protocols.plan import Plan, RowChange
 
     org_id = str(organization["id"])
-    rows = guard.lock_rows(conn, ts, ts.c.organization_id == org_id)
-    if not rows:
-        raise NotFoundError(f"{organization['name']} has no tenant_skus row: nothing to change")
-    row = rows[0]
+    row = _one_sku(guard, conn, org_id, f"{organization['name']} has no tenant_skus row: nothing to change")
     if covered is not None:
         _recheck_payment(conn, covered)
     values, why = new_values(row, request, covered, now)
@@ -240,7 +238,6 @@ def build_plan(
     changed = {k: v for k, v in values.items() if _differs(row.get(k), v)}
     changes: list[RowChange] = []
     if changed:
-        changed["updated_at"] = now
         changes.append(
             RowChange(
                 table=ts.name,
@@ -249,6 +246,7 @@ def build_plan(
                 new_values=changed,
                 before=row,
                 label=str(organization["name"]),
+                touch=TOUCH,
             )
         )
     reason = why if request.reason is None else f"{why}; reason: {request.reason}"
@@ -331,10 +329,12 @@ def coverage_change(
     from proaudit_ops.protocols.plan import RowChange
     from proaudit_ops.timeutil import as_utc
 
-    rows = guard.lock_rows(conn, ts, ts.c.organization_id == paid_for.organization_id)
-    if not rows:
-        raise NotFoundError(f"organization {paid_for.organization_id} has no tenant_skus row to entitle")
-    row = rows[0]
+    row = _one_sku(
+        guard,
+        conn,
+        paid_for.organization_id,
+        f"organization {paid_for.organization_id} has no tenant_skus row to entitle",
+    )
     if covers(row, paid_for, now).covered:
         return None
     end = as_utc(row.get("current_period_end"))
@@ -349,7 +349,6 @@ def coverage_change(
     if not tier_at_least(str(row["tier"]), paid_for.tier):
         values["tier"] = paid_for.tier
     changed = {k: v for k, v in values.items() if _differs(row.get(k), v)}
-    changed["updated_at"] = now
     return RowChange(
         table=ts.name,
         key={"id": row["id"]},
@@ -357,7 +356,21 @@ def coverage_change(
         new_values=changed,
         before=row,
         label=label or f"subscription of {paid_for.payment_reference or paid_for.organization_id}",
+        touch=TOUCH,
     )
+
+
+def _one_sku(guard: ChangeGuard, conn: Connection, org_id: str, missing: str) -> dict[str, Any]:
+    """The organization's tenant_skus row, locked; none -> NotFound, several -> refused (ambiguous)."""
+    from proaudit_ops.db.schema import tenant_skus as ts
+    from proaudit_ops.protocols.staleness import count_mismatch
+
+    rows = guard.lock_rows(conn, ts, ts.c.organization_id == org_id)
+    if not rows:
+        raise NotFoundError(missing)
+    if len(rows) > 1:
+        raise count_mismatch(ts.name, f"organization_id = {org_id!r}", len(rows), 1)
+    return rows[0]
 
 
 def _recheck_payment(conn: Connection, covered: Covered) -> None:
