@@ -261,7 +261,7 @@ def _render_retry(result: object) -> None:
         )
         return
     table = Table(title=f"redelivered to {result.url}", title_justify="left")
-    for column in ("event", "reference", "status", "latency", "inbox", "error"):
+    for column in ("event", "reference", "status", "latency", "inbox", "outcome", "error"):
         table.add_column(column)
     for r in result.redeliveries:
         d = r.delivery
@@ -271,12 +271,15 @@ def _render_retry(result: object) -> None:
             render.text(d.status_code),
             f"{d.latency_ms} ms",
             render.text(r.inbox_status),
+            r.verdict,
             d.error or r.inbox_error or "",
         )
     out.print(table)
-    failing = len(result.still_failing)
-    style = "green" if not failing else "bold red"
-    out.print(f"[{style}]{len(result.redeliveries) - failing} delivered, {failing} still failing[/]")
+    # The same verdicts as the audit records (applied / failed / unknown).
+    failing, unknown = len(result.still_failing), len(result.unknown)
+    style = "green" if not failing and not unknown else "bold red"
+    tail = f", {unknown} unknown (no answer: check the app, then rerun)" if unknown else ""
+    out.print(f"[{style}]{len(result.delivered)} delivered, {failing} still failing{tail}[/]")
 
 
 def _render_gaps(result: object) -> None:

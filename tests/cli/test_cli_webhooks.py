@@ -179,3 +179,137 @@ def test_bad_bodies_are_exit_2(proaudit, tmp_path: Path) -> None:
         ran = proaudit("webhooks", "verify-signature", "--file", str(path), "--signature", "a" * 128)
         assert ran.exit_code == 2, ran.stderr
         assert "Traceback" not in ran.stderr
+
+
+# -- the audit trail of redeliveries (issue 11, section 5) -------------------------------------
+
+
+def redeliver_records(proaudit) -> list[dict]:
+    records = proaudit("--json", "audit", "log", "--since", "1d", "--limit", "500").json()["data"]["records"]
+    return [r for r in records if r["action"] == "webhooks.redeliver"]
+
+
+def test_retry_failed_records_the_verdict_the_screen_shows(proaudit) -> None:
+    # PSK-ORPHAN-0001: the app answers 200 but its inbox keeps the event failed (unknown payment).
+    ran = proaudit("--json", "webhooks", "retry-failed", "--hours", "720", "--yes")
+    assert ran.exit_code == 1, ran.stderr
+    recorded = {r["target"]: r["outcome"] for r in redeliver_records(proaudit)}
+    assert recorded == {"PSK-ORPHAN-0001": "failed", "PSK-STUCK-0002": "applied", "PSK-STUCK-0003": "applied"}
+    shown = {r["reference"]: r["verdict"] for r in ran.json()["data"]["redeliveries"]}
+    assert shown["PSK-ORPHAN-0001"] == "still failing"
+    assert shown["PSK-STUCK-0002"] == shown["PSK-STUCK-0003"] == "delivered"
+    human = proaudit("webhooks", "retry-failed", "--hours", "720", "--yes")
+    assert "0 delivered, 1 still failing" in human.stdout
+
+
+class _InterruptAfterSecond:
+    """The sandbox app's transport, interrupted (Ctrl-C) just after the app applied the 2nd event."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def handle_request(self, request):
+        self.calls += 1
+        response = self.inner.handle_request(request)
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_an_interrupted_retry_failed_records_every_attempt_that_may_have_had_an_effect(proaudit) -> None:
+    import httpx
+
+    from proaudit_ops.config import load_settings
+    from proaudit_ops.core.webhooks.retry_failed import retry_failed
+    from proaudit_ops.errors import ExitCode, Interrupted
+    from proaudit_ops.protocols.guard import ApplyOptions
+    from proaudit_ops.runtime import Runtime
+    from proaudit_ops.sandbox.transport import app_transport
+
+    class Interrupting(Runtime):
+        def app_endpoint(self, url=None):
+            _client, target = super().app_endpoint(url)
+            inner = app_transport(self.engine(), self.secret_key())
+            return httpx.Client(transport=_InterruptAfterSecond(inner)), target
+
+    runtime = Interrupting(load_settings(None, None), argv=["proaudit", "webhooks", "retry-failed"])
+    with runtime as rt, pytest.raises(Interrupted) as caught:
+        retry_failed(
+            rt,
+            hours=720,
+            event_type=None,
+            concurrency=1,
+            options=ApplyOptions(assume_yes=True),
+            confirm=lambda _p: True,
+        )
+    assert caught.value.exit_code == ExitCode.INTERRUPTED
+    message = caught.value.message
+    assert "nothing more was done" not in message
+    assert "2 of 3" in message and "1 not sent" in message
+    # ORPHAN (1st) answered and still failing; STUCK-0003 (2nd) applied by the app, then Ctrl-C.
+    recorded = {r["target"]: r for r in redeliver_records(proaudit)}
+    assert set(recorded) == {"PSK-ORPHAN-0001", "PSK-STUCK-0003"}
+    assert recorded["PSK-ORPHAN-0001"]["outcome"] == "failed"
+    assert recorded["PSK-STUCK-0003"]["outcome"] in ("applied", "unknown")
+    assert "interrupted" in recorded["PSK-STUCK-0003"]["after"]["error"]
+    assert proaudit("payments", "verify", "PSK-STUCK-0003").exit_code == 0  # the app did apply it
+    assert proaudit("payments", "verify", "PSK-STUCK-0002").exit_code == 1  # never sent
+    assert proaudit("audit", "verify").exit_code == 0
+
+
+def test_ctrl_c_during_a_slow_retry_failed_records_what_was_delivered(proaudit, isolated_env: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sqlalchemy import text
+
+    from proaudit_ops.db.engine import make_engine
+
+    assert proaudit("sandbox", "status").exit_code in (0, 1)  # the sandbox exists before the run
+    engine = make_engine(f"sqlite+pysqlite:///{isolated_env / 'sandbox.db'}")
+
+    def attempts() -> dict[str, tuple[str, int]]:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT reference, status, attempts FROM webhook_events")).all()
+        return {r.reference: (r.status, r.attempts) for r in rows}
+
+    before = attempts()
+    env = {**os.environ, "PROAUDIT_APP_LATENCY_MS": "1500"}
+    args = ["webhooks", "retry-failed", "--hours", "720", "--concurrency", "1", "--yes"]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "proaudit_ops", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while attempts() == before and time.monotonic() < deadline:  # the first event reached the app
+            time.sleep(0.05)
+        time.sleep(0.3)  # the second is in flight now (the app sleeps 1.5 s before it applies)
+        child.send_signal(signal.SIGINT)
+        _out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    engine.dispose()
+    assert child.returncode == 130, err
+    assert "nothing more was done" not in err
+    assert "interrupted after" in err
+    reached = {ref for ref, seen in attempts().items() if seen != before.get(ref)}
+    recorded = {r["target"]: r["outcome"] for r in redeliver_records(proaudit)}
+    assert len(reached) >= 1
+    assert reached <= set(recorded)  # every event the app saw has its record
+    for ref in reached:
+        assert (
+            recorded[ref] == ("applied" if attempts()[ref][0] == "processed" else "failed")
+            or recorded[ref] == "unknown"
+        )
