@@ -313,11 +313,13 @@ def _render_gaps(result: object) -> None:
             markup=False,
         )
     if result.outcome == "delivered":
-        ok = sum(1 for r in result.replays if r.delivery.ok)
-        out.print(f"replayed: {ok} accepted, {len(result.replays) - ok} failed")
+        ok = sum(1 for r in result.replays if r.verdict == "delivered")
+        unknown = sum(1 for r in result.replays if r.verdict == "unknown")
+        tail = f", {unknown} unknown (no answer)" if unknown else ""
+        out.print(f"replayed: {ok} accepted, {len(result.replays) - ok - unknown} failed{tail}")
         for r in result.replays:
-            if not r.delivery.ok:
-                out.print(f"  {r.reference}: {r.delivery.describe()}", markup=False)
+            if r.verdict != "delivered":
+                out.print(f"  {r.reference}: {r.verdict}: {r.delivery.describe()}", markup=False)
     elif result.outcome in ("planned", "aborted"):
         out.print(f"[yellow]{result.outcome}[/]: nothing was sent")
     elif result.gaps:

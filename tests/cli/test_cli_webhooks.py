@@ -70,15 +70,42 @@ def test_replay_refuses_what_paystack_does_not_call_success(proaudit, reference:
 
 
 def test_replay_endpoint_failures_are_exit_3_and_audited(proaudit) -> None:
-    for env in ({"PROAUDIT_APP_STATUS": "500"}, {"PROAUDIT_APP_TIMEOUT_RATE": "1"}):
+    # A 500 is an answer (still failing, exit 3); no answer may have reached the app (unknown, exit 5).
+    for env, code in (({"PROAUDIT_APP_STATUS": "500"}, 3), ({"PROAUDIT_APP_TIMEOUT_RATE": "1"}, 5)):
         ran = proaudit("webhooks", "replay", "PSK-STUCK-0001", "--yes", env=env)
-        assert ran.exit_code == 3, ran.stderr
+        assert ran.exit_code == code, ran.stderr
         assert len([line for line in ran.stderr.splitlines() if line.startswith("error:")]) == 1
     assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 1  # nothing applied
     outcomes = [
         r["outcome"] for r in proaudit("--json", "audit", "log", "--target", "PSK-STUCK-0001").json()["data"]["records"]
     ]
-    assert outcomes == ["failed", "failed"]
+    assert outcomes == ["failed", "unknown"]
+
+
+def test_replay_the_app_accepts_but_records_as_failed_is_not_audited_as_applied(proaudit) -> None:
+    # Paystack has PSK-ORPHAN-0001 as a success; the app answers 200 and records it failed (unknown payment).
+    ran = proaudit("webhooks", "replay", "PSK-ORPHAN-0001", "--yes")
+    records = proaudit("--json", "audit", "log", "--target", "PSK-ORPHAN-0001").json()["data"]["records"]
+    assert [r["outcome"] for r in records] == ["failed"]
+    assert records[0]["after"]["inbox_status"] == "failed"
+    assert ran.exit_code == 3, ran.stderr
+    assert "inbox says failed" in ran.stderr
+
+
+def test_gaps_replay_without_an_answer_is_unknown_on_screen_and_in_the_record(proaudit) -> None:
+    ran = proaudit(
+        "--json", "webhooks", "gaps", "--since", "30d", "--replay", "--yes", env={"PROAUDIT_APP_TIMEOUT_RATE": "1"}
+    )
+    assert ran.exit_code == 5, ran.stderr
+    shown = {r["reference"]: r["verdict"] for r in ran.json()["data"]["replays"]}
+    assert set(shown.values()) == {"unknown"}
+    records = proaudit("--json", "audit", "log", "--since", "1h", "--limit", "500").json()["data"]["records"]
+    recorded = {
+        r["target"]: r["outcome"] for r in records if r["action"] == "webhooks.replay" and r["outcome"] != "planned"
+    }
+    assert recorded == dict.fromkeys(shown, "unknown")
+    human = proaudit("webhooks", "gaps", "--since", "30d", "--replay", "--yes", env={"PROAUDIT_APP_TIMEOUT_RATE": "1"})
+    assert f"0 accepted, 0 failed, {len(shown)} unknown" in human.stdout
 
 
 def test_replay_paystack_unreachable_is_exit_3(proaudit) -> None:
