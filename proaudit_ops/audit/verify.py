@@ -18,7 +18,7 @@ import dataclasses
 import json
 import json.encoder
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Text, func, select, type_coerce
 
 from proaudit_ops.audit.canonical import GENESIS_HASH, canonical_json, sha256_hex, ts_iso
-from proaudit_ops.audit.fallback import read_lines
+from proaudit_ops.audit.fallback import iter_lines
 from proaudit_ops.audit.records import AuditRecord
 from proaudit_ops.db.engine import is_postgres
 from proaudit_ops.db.schema import ops_audit_log as T
@@ -372,26 +372,35 @@ def _line_item(number: int, line: str) -> _Item:
     return _Item(record.seq, record.prev_hash, record.hash, payload, None, where, number)
 
 
-def _file_items(path: Path) -> list[_Item]:
-    return [_line_item(number, line) for number, line in enumerate(read_lines(path), start=1)]
+def _file_items(path: Path) -> Iterator[_Item]:
+    return (_line_item(number, line) for number, line in enumerate(iter_lines(path), start=1))
 
 
 def verify_file(path: Path) -> VerifyResult:
-    """Verify the fallback file's own chain; `line` and `detail` name the first broken line."""
+    """Verify the fallback file's own chain; `line` and `detail` name the first broken line.
+
+    Streams the file; only a broken chain reads it again, to tell what happened.
+    """
     if not path.exists():
         return VerifyResult(True, 0, None, None, None)
-    items = _file_items(path)
-    seqs = {item.seq for item in items if item.seq is not None}
-    by_hash = {item.hash: item.seq for item in items if item.hash and item.seq is not None}
+    checked, expected, prev, bad = _walk(_file_items(path))
+    if bad is None:
+        return _result(checked, expected, prev, bad, _Lookups(lambda _s: False, lambda _h: None, lambda: 0))
+    seqs: set[int] = set()
+    by_hash: dict[str, int] = {}
+    count = 0
+    for item in _file_items(path):
+        count += 1
+        if item.seq is not None:
+            seqs.add(item.seq)
+            if item.hash:
+                by_hash[item.hash] = item.seq
     look = _Lookups(
         has_seq=lambda s: s in seqs,
         seq_of_hash=lambda h: by_hash.get(h),
-        max_seq=lambda: max([len(items), *seqs]),
+        max_seq=lambda: max([count, *seqs]),
     )
-    checked, expected, prev, bad = _walk(items)
     result = _result(checked, expected, prev, bad, look)
-    if bad is None:
-        return result
     detail = str(result.detail)
     if not detail.startswith(bad.where):
         detail = f"{bad.where}: {detail}"
