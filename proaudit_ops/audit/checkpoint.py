@@ -265,7 +265,7 @@ def checkpoint_store(settings: Settings) -> CheckpointStore:
             cache[create] = load_key(configured, key_path, create=create)
         return cache[create]
 
-    return CheckpointStore(Path(path), key)
+    return CheckpointStore(Path(path).expanduser(), key)
 
 
 # -- comparing the chain with a checkpoint ------------------------------------------------

@@ -340,3 +340,29 @@ def test_ctrl_c_during_a_slow_retry_failed_records_what_was_delivered(proaudit, 
             recorded[ref] == ("applied" if attempts()[ref][0] == "processed" else "failed")
             or recorded[ref] == "unknown"
         )
+
+
+def test_ctrl_c_while_a_replay_is_in_flight_is_recorded_as_unknown(proaudit) -> None:
+    import httpx
+
+    from proaudit_ops.config import load_settings
+    from proaudit_ops.core.webhooks.replay import replay
+    from proaudit_ops.errors import Interrupted
+    from proaudit_ops.protocols.guard import ApplyOptions
+    from proaudit_ops.runtime import Runtime
+    from proaudit_ops.sandbox.transport import app_transport
+
+    class Interrupting(Runtime):
+        def app_endpoint(self, url=None):
+            _client, target = super().app_endpoint(url)
+            transport = _InterruptAfterSecond(app_transport(self.engine(), self.secret_key()))
+            transport.calls = 1  # the first request is interrupted, after the app applied it
+            return httpx.Client(transport=transport), target
+
+    runtime = Interrupting(load_settings(None, None), argv=["proaudit", "webhooks", "replay"])
+    with runtime as rt, pytest.raises(Interrupted) as caught:
+        replay(rt, "PSK-STUCK-0001", ApplyOptions(assume_yes=True), lambda _p: True)
+    assert "may have applied it" in caught.value.message
+    records = proaudit("--json", "audit", "log", "--target", "PSK-STUCK-0001").json()["data"]["records"]
+    assert [r["outcome"] for r in records] == ["unknown"]
+    assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 0  # it was applied
