@@ -7,8 +7,8 @@ Problems:
              before it (the record it followed was removed, or rewritten with a recomputed hash);
   reordered  two records swapped places: a record is intact but sits at another record's seq.
 
-A hash chain alone cannot see a removed tail or a wholesale rebuild of the chain: compare the
-`head_hash` of a verify run with one kept elsewhere for that (reference/reliability.md section 3).
+A hash chain alone cannot see a removed tail or a wholesale rebuild of the chain: signed
+checkpoints of the head (audit/checkpoint.py) do.
 Read-only: runs inside `engine.read_only` (no locks).
 """
 
