@@ -194,6 +194,7 @@ _OUTCOME_STYLE = {
     "refused": "yellow",
     "aborted": "yellow",
     "failed": "bold red",
+    "unknown": "bold yellow",
 }
 
 

@@ -308,7 +308,7 @@ def test_ctrl_c_during_a_slow_retry_failed_records_what_was_delivered(proaudit, 
         return {r.reference: (r.status, r.attempts) for r in rows}
 
     before = attempts()
-    env = {**os.environ, "PROAUDIT_APP_LATENCY_MS": "1500"}
+    env = {**os.environ, "PROAUDIT_APP_LATENCY_MS": "2000"}
     args = ["webhooks", "retry-failed", "--hours", "720", "--concurrency", "1", "--yes"]
     child = subprocess.Popen(
         [sys.executable, "-m", "proaudit_ops", *args],
@@ -321,7 +321,7 @@ def test_ctrl_c_during_a_slow_retry_failed_records_what_was_delivered(proaudit, 
         deadline = time.monotonic() + 60
         while attempts() == before and time.monotonic() < deadline:  # the first event reached the app
             time.sleep(0.05)
-        time.sleep(0.3)  # the second is in flight now (the app sleeps 1.5 s before it applies)
+        time.sleep(0.3)  # the second is in flight now (the app sleeps 2 s before it applies)
         child.send_signal(signal.SIGINT)
         _out, err = child.communicate(timeout=60)
     finally:
