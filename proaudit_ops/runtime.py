@@ -194,6 +194,7 @@ class Runtime:
     def audit_log(self) -> AuditLog:
         if self._audit is None:
             from proaudit_ops.audit import AuditContext, AuditLog
+            from proaudit_ops.audit.checkpoint import checkpoint_store
 
             try:
                 os_user = getpass.getuser()
@@ -211,6 +212,8 @@ class Runtime:
                 self.settings.audit_fallback_path(),
                 lock_timeout_ms=self.settings.proaudit_lock_timeout_ms,
                 statement_timeout_ms=self.settings.proaudit_statement_timeout_ms,
+                checkpoints=checkpoint_store(self.settings),
+                checkpoint_every=self.settings.proaudit_checkpoint_every,
             )
         return self._audit
 

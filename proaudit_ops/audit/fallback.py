@@ -141,3 +141,10 @@ def read_lines(path: Path) -> list[str]:
     if lines[-1] == "":
         lines.pop()
     return lines
+
+
+def iter_lines(path: Path) -> Iterator[str]:
+    """The lines of the file one at a time (constant memory), like read_lines."""
+    with path.open("rb") as handle:
+        for raw in handle:
+            yield raw.decode("utf-8", errors="replace").removesuffix("\n")

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from proaudit_ops.audit import fallback
 from proaudit_ops.audit.canonical import GENESIS_HASH, canonical_text_or_none, plain_json
+from proaudit_ops.audit.checkpoint import CheckpointStore, database_label, defer_on_commit
 from proaudit_ops.audit.records import AuditContext, AuditEntry, AuditRecord, fit, record_hash
 from proaudit_ops.audit.verify import verify_file
 from proaudit_ops.db.engine import LOCK_NOT_AVAILABLE, is_postgres, write_tx
@@ -49,11 +50,16 @@ class AuditLog:
         *,
         lock_timeout_ms: int = 5000,
         statement_timeout_ms: int = 15000,
+        checkpoints: CheckpointStore | None = None,
+        checkpoint_every: int = 0,
     ) -> None:
         self.context = context
         self.fallback_path = Path(fallback_path)
         self.lock_timeout_ms = lock_timeout_ms
         self.statement_timeout_ms = statement_timeout_ms
+        # With N > 0, a signed checkpoint of the head after every N-th record (once committed).
+        self.checkpoints = checkpoints
+        self.checkpoint_every = checkpoint_every
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -198,7 +204,22 @@ class AuditLog:
             seq, prev_hash = seq + 1, record.hash
         if records:
             conn.execute(insert(T), [_row(record) for record in records])
+            self._checkpoint_due(conn, records)
         return records
+
+    def _checkpoint_due(self, conn: Connection, records: list[AuditRecord]) -> None:
+        every, store = self.checkpoint_every, self.checkpoints
+        if store is None or every <= 0:
+            return
+        due = [r for r in records if r.seq % every == 0]
+        if not due:
+            return
+        head, database = due[-1], database_label(conn)
+
+        def write() -> None:
+            store.write(database, head.seq, head.hash, head.seq)  # count: an intact chain has seq records
+
+        defer_on_commit(conn, write)
 
 
 def _row(record: AuditRecord) -> dict[str, Any]:

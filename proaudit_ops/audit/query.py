@@ -27,7 +27,7 @@ def query(
     `actor` matches anywhere in "operator (os:user)"; `incident` and `target` match exactly.
     """
     if not 1 <= limit <= MAX_LIMIT:
-        raise UsageError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        raise UsageError(f"--limit must be between 1 and {MAX_LIMIT}, got {limit}")
     stmt = select(T)
     if since is not None:
         if since.tzinfo is None:

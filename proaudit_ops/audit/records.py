@@ -20,7 +20,8 @@ from typing import Any
 from proaudit_ops.audit.canonical import canonical_json, plain_json, sha256_hex, ts_iso
 from proaudit_ops.timeutil import as_utc, parse_iso
 
-OUTCOMES = ("planned", "applied", "refused", "failed", "aborted")
+# unknown: an external side effect whose result could not be determined (no answer, interrupted).
+OUTCOMES = ("planned", "applied", "refused", "failed", "aborted", "unknown")
 
 # Column widths of ops_audit_log (db/schema.py): longer values are cut before hashing.
 _WIDTHS = {"actor": 200, "host": 200, "action": 100, "target": 200, "incident": 100}

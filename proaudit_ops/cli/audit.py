@@ -9,11 +9,12 @@ import typer
 
 from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.mutation import DryRun, Live, ShowSql, Yes, apply_options, render_guard_result
-from proaudit_ops.cli.options import parse_window
 from proaudit_ops.cli.runner import run, run_plain
 
 if TYPE_CHECKING:
-    from proaudit_ops.audit.ops import ChainReport
+    from datetime import timedelta
+
+    from proaudit_ops.audit.ops import AuditListing, ChainReport, CheckpointWritten
     from proaudit_ops.protocols.saved_plan import SavedPlanResult
     from proaudit_ops.runtime import Runtime
 
@@ -23,27 +24,46 @@ app = group_app("audit")
 @app.command("log")
 def log(
     ctx: typer.Context,
-    since: Annotated[str, typer.Option("--since", help="Records from this window (e.g. 24h, 7d).")] = "24h",
-    incident: Annotated[str | None, typer.Option("--incident", help="Only this incident id.")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Records from this window (e.g. 24h, 7d); default 24h, or all of an --incident."),
+    ] = None,
+    incident: Annotated[
+        str | None, typer.Option("--incident", help="Only this incident id (also the global --incident).")
+    ] = None,
     actor: Annotated[str | None, typer.Option("--actor", help="Operator or OS user (substring).")] = None,
     target: Annotated[str | None, typer.Option("--target", help="Only this target (e.g. a reference).")] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="At most this many (newest).")] = 50,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many (newest), 1..10000.")] = 50,
 ) -> None:
     """List audit records, oldest first (read-only)."""
     from proaudit_ops.audit.ops import list_records
 
-    window = parse_window(since, "--since")
-    run(
-        ctx,
-        lambda rt: list_records(rt.engine(), since=window, incident=incident, actor=actor, target=target, limit=limit),
-        _render_log,
-    )
+    def call(rt: Runtime) -> AuditListing:
+        window = None if since is None else _window(since)
+        # The global --incident (or PROAUDIT_INCIDENT) tags what this session writes: list those.
+        return list_records(
+            rt.engine(), since=window, incident=incident or rt.incident, actor=actor, target=target, limit=limit
+        )
+
+    run(ctx, call, _render_log)
+
+
+def _window(text: str) -> timedelta:
+    """A bad or overflowing --since is one line, exit 2 (through the funnel)."""
+    from proaudit_ops.errors import UsageError
+    from proaudit_ops.timeutil import parse_duration
+
+    try:
+        return parse_duration(text)
+    except (ValueError, OverflowError) as exc:
+        detail = str(exc) if isinstance(exc, ValueError) else f"{text!r} is too large"
+        raise UsageError(f"--since: {detail}", hint="e.g. --since 24h or 30d (at most 36500d)") from None
 
 
 @app.command("show")
 def show(
     ctx: typer.Context,
-    seq: Annotated[int, typer.Argument(help="The record's sequence number.", min=1)],
+    seq: Annotated[int, typer.Argument(help="The record's sequence number.")],
 ) -> None:
     """One audit record in full: before, after, external ids, its hashes."""
     from proaudit_ops.audit.ops import show_record
@@ -58,9 +78,18 @@ def verify(
         Path | None,
         typer.Option("--file", metavar="PATH", help="Verify only this fallback JSONL file (offline)."),
     ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            metavar="FILE",
+            help="Check against the latest checkpoint in this file (default: the configured checkpoint file).",
+        ),
+    ] = None,
 ) -> None:
-    """Walk the hash chain and name the first broken record (exit 1 on a break)."""
+    """Walk the hash chain, check it against the latest signed checkpoint (exit 1 on a break)."""
     from proaudit_ops.audit.ops import verify_log
+    from proaudit_ops.cli.progress import progress_bar
 
     if file is not None:
 
@@ -70,12 +99,33 @@ def verify(
 
         run_plain(ctx, offline, _render_verify)
         return
-    run(
-        ctx,
-        lambda rt: verify_log(rt.engine(), rt.settings.audit_fallback_path()),
-        _render_verify,
-        exit_code=lambda r: r.exit_code,
-    )
+
+    def call(rt: Runtime) -> ChainReport:
+        with progress_bar("verifying the audit chain") as progress:
+            return verify_log(
+                rt.engine(),
+                rt.settings.audit_fallback_path(),
+                checkpoints=rt.audit_log().checkpoints,
+                checkpoint_file=checkpoint,
+                progress=progress,
+            )
+
+    run(ctx, call, _render_verify, exit_code=lambda r: r.exit_code)
+
+
+@app.command("checkpoint")
+def checkpoint(ctx: typer.Context) -> None:
+    """Verify the chain, then sign its head (seq, hash, count, time) into the checkpoint file."""
+    from proaudit_ops.audit.ops import write_checkpoint
+    from proaudit_ops.cli.progress import progress_bar
+
+    def call(rt: Runtime) -> CheckpointWritten:
+        store = rt.audit_log().checkpoints
+        assert store is not None
+        with progress_bar("verifying the audit chain") as progress:
+            return write_checkpoint(rt.engine(), store, progress)
+
+    run(ctx, call, _render_checkpoint)
 
 
 @app.command("ship")
@@ -114,10 +164,12 @@ def _render_log(result: object) -> None:
 
     assert isinstance(result, AuditListing)
     out = render.console()
+    scope = f" of incident {result.incident}" if result.incident else ""
+    window = f" since {render.when(result.since)}" if result.since is not None else ""
     if not result.records:
-        out.print(f"no audit records since {render.when(result.since)}", markup=False)
+        out.print(f"no audit records{scope}{window}", markup=False)
         return
-    table = Table(title=f"audit records since {render.when(result.since)}", title_justify="left")
+    table = Table(title=f"audit records{scope}{window}", title_justify="left")
     for column in ("seq", "time", "actor", "incident", "action", "target", "outcome"):
         table.add_column(column, overflow="fold")
     for r in result.records:
@@ -142,6 +194,7 @@ _OUTCOME_STYLE = {
     "refused": "yellow",
     "aborted": "yellow",
     "failed": "bold red",
+    "unknown": "bold yellow",
 }
 
 
@@ -199,8 +252,34 @@ def _render_verify(result: object) -> None:
                 f"[bold red]BROKEN[/]: {name}: first bad record seq {check.first_bad_seq} "
                 f"({check.problem}): {check.detail}; {check.checked} record(s) before it verified"
             )
+    cp_check = result.checkpoint
+    if cp_check is not None:
+        if cp_check.checkpoint is None:
+            out.print(f"[yellow]note[/]: {cp_check.detail}", markup=True, highlight=False)
+        elif cp_check.ok:
+            out.print(f"[green]ok[/]: checkpoint {cp_check.path}: {cp_check.detail}", highlight=False)
+        else:
+            out.print(
+                f"[bold red]BROKEN[/]: checkpoint {cp_check.path} ({cp_check.problem}): {cp_check.detail}",
+                highlight=False,
+            )
     if result.file is not None and result.file.ok:
         out.print("the fallback file holds records not yet in the table: run `proaudit audit ship`")
+
+
+def _render_checkpoint(result: object) -> None:
+    from proaudit_ops.audit.canonical import ts_iso
+    from proaudit_ops.audit.ops import CheckpointWritten
+    from proaudit_ops.cli import render
+
+    assert isinstance(result, CheckpointWritten)
+    cp = result.checkpoint
+    render.console().print(
+        f"checkpoint written to {result.path}: seq {cp.seq}, hash {cp.hash[:12]}…, {cp.count} record(s), "
+        f"{ts_iso(cp.ts)}, signed with key {cp.key_id}",
+        markup=False,
+        highlight=False,
+    )
 
 
 def _render_ship(result: object) -> None:

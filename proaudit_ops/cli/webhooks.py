@@ -267,7 +267,7 @@ def _render_retry(result: object) -> None:
         )
         return
     table = Table(title=f"redelivered to {result.url}", title_justify="left")
-    for column in ("event", "reference", "status", "latency", "inbox", "error"):
+    for column in ("event", "reference", "status", "latency", "inbox", "outcome", "error"):
         table.add_column(column)
     for r in result.redeliveries:
         d = r.delivery
@@ -277,12 +277,15 @@ def _render_retry(result: object) -> None:
             render.text(d.status_code),
             f"{d.latency_ms} ms",
             render.text(r.inbox_status),
+            r.verdict,
             d.error or r.inbox_error or "",
         )
     out.print(table)
-    failing = len(result.still_failing)
-    style = "green" if not failing else "bold red"
-    out.print(f"[{style}]{len(result.redeliveries) - failing} delivered, {failing} still failing[/]")
+    # The same verdicts as the audit records (applied / failed / unknown).
+    failing, unknown = len(result.still_failing), len(result.unknown)
+    style = "green" if not failing and not unknown else "bold red"
+    tail = f", {unknown} unknown (no answer: check the app, then rerun)" if unknown else ""
+    out.print(f"[{style}]{len(result.delivered)} delivered, {failing} still failing{tail}[/]")
 
 
 def _render_gaps(result: object) -> None:
@@ -316,11 +319,13 @@ def _render_gaps(result: object) -> None:
             markup=False,
         )
     if result.outcome == "delivered":
-        ok = sum(1 for r in result.replays if r.delivery.ok)
-        out.print(f"replayed: {ok} accepted, {len(result.replays) - ok} failed")
+        ok = sum(1 for r in result.replays if r.verdict == "delivered")
+        unknown = sum(1 for r in result.replays if r.verdict == "unknown")
+        tail = f", {unknown} unknown (no answer)" if unknown else ""
+        out.print(f"replayed: {ok} accepted, {len(result.replays) - ok - unknown} failed{tail}")
         for r in result.replays:
-            if not r.delivery.ok:
-                out.print(f"  {r.reference}: {r.delivery.describe()}", markup=False)
+            if r.verdict != "delivered":
+                out.print(f"  {r.reference}: {r.verdict}: {r.delivery.describe()}", markup=False)
     elif result.outcome in ("planned", "aborted"):
         out.print(f"[yellow]{result.outcome}[/]: nothing was sent")
     elif result.gaps:

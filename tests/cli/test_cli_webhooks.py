@@ -70,15 +70,42 @@ def test_replay_refuses_what_paystack_does_not_call_success(proaudit, reference:
 
 
 def test_replay_endpoint_failures_are_exit_3_and_audited(proaudit) -> None:
-    for env in ({"PROAUDIT_APP_STATUS": "500"}, {"PROAUDIT_APP_TIMEOUT_RATE": "1"}):
+    # A 500 is an answer (still failing, exit 3); no answer may have reached the app (unknown, exit 5).
+    for env, code in (({"PROAUDIT_APP_STATUS": "500"}, 3), ({"PROAUDIT_APP_TIMEOUT_RATE": "1"}, 5)):
         ran = proaudit("webhooks", "replay", "PSK-STUCK-0001", "--yes", env=env)
-        assert ran.exit_code == 3, ran.stderr
+        assert ran.exit_code == code, ran.stderr
         assert len([line for line in ran.stderr.splitlines() if line.startswith("error:")]) == 1
     assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 1  # nothing applied
     outcomes = [
         r["outcome"] for r in proaudit("--json", "audit", "log", "--target", "PSK-STUCK-0001").json()["data"]["records"]
     ]
-    assert outcomes == ["failed", "failed"]
+    assert outcomes == ["failed", "unknown"]
+
+
+def test_replay_the_app_accepts_but_records_as_failed_is_not_audited_as_applied(proaudit) -> None:
+    # Paystack has PSK-ORPHAN-0001 as a success; the app answers 200 and records it failed (unknown payment).
+    ran = proaudit("webhooks", "replay", "PSK-ORPHAN-0001", "--yes")
+    records = proaudit("--json", "audit", "log", "--target", "PSK-ORPHAN-0001").json()["data"]["records"]
+    assert [r["outcome"] for r in records] == ["failed"]
+    assert records[0]["after"]["inbox_status"] == "failed"
+    assert ran.exit_code == 3, ran.stderr
+    assert "inbox says failed" in ran.stderr
+
+
+def test_gaps_replay_without_an_answer_is_unknown_on_screen_and_in_the_record(proaudit) -> None:
+    ran = proaudit(
+        "--json", "webhooks", "gaps", "--since", "30d", "--replay", "--yes", env={"PROAUDIT_APP_TIMEOUT_RATE": "1"}
+    )
+    assert ran.exit_code == 5, ran.stderr
+    shown = {r["reference"]: r["verdict"] for r in ran.json()["data"]["replays"]}
+    assert set(shown.values()) == {"unknown"}
+    records = proaudit("--json", "audit", "log", "--since", "1h", "--limit", "500").json()["data"]["records"]
+    recorded = {
+        r["target"]: r["outcome"] for r in records if r["action"] == "webhooks.replay" and r["outcome"] != "planned"
+    }
+    assert recorded == dict.fromkeys(shown, "unknown")
+    human = proaudit("webhooks", "gaps", "--since", "30d", "--replay", "--yes", env={"PROAUDIT_APP_TIMEOUT_RATE": "1"})
+    assert f"0 accepted, 0 failed, {len(shown)} unknown" in human.stdout
 
 
 def test_replay_paystack_unreachable_is_exit_3(proaudit) -> None:
@@ -179,3 +206,163 @@ def test_bad_bodies_are_exit_2(proaudit, tmp_path: Path) -> None:
         ran = proaudit("webhooks", "verify-signature", "--file", str(path), "--signature", "a" * 128)
         assert ran.exit_code == 2, ran.stderr
         assert "Traceback" not in ran.stderr
+
+
+# -- the audit trail of redeliveries (issue 11, section 5) -------------------------------------
+
+
+def redeliver_records(proaudit) -> list[dict]:
+    records = proaudit("--json", "audit", "log", "--since", "1d", "--limit", "500").json()["data"]["records"]
+    return [r for r in records if r["action"] == "webhooks.redeliver"]
+
+
+def test_retry_failed_records_the_verdict_the_screen_shows(proaudit) -> None:
+    # PSK-ORPHAN-0001: the app answers 200 but its inbox keeps the event failed (unknown payment).
+    ran = proaudit("--json", "webhooks", "retry-failed", "--hours", "720", "--yes")
+    assert ran.exit_code == 1, ran.stderr
+    recorded = {r["target"]: r["outcome"] for r in redeliver_records(proaudit)}
+    assert recorded == {"PSK-ORPHAN-0001": "failed", "PSK-STUCK-0002": "applied", "PSK-STUCK-0003": "applied"}
+    shown = {r["reference"]: r["verdict"] for r in ran.json()["data"]["redeliveries"]}
+    assert shown["PSK-ORPHAN-0001"] == "still failing"
+    assert shown["PSK-STUCK-0002"] == shown["PSK-STUCK-0003"] == "delivered"
+    human = proaudit("webhooks", "retry-failed", "--hours", "720", "--yes")
+    assert "0 delivered, 1 still failing" in human.stdout
+
+
+class _InterruptAfterSecond:
+    """The sandbox app's transport, interrupted (Ctrl-C) just after the app applied the 2nd event."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def handle_request(self, request):
+        self.calls += 1
+        response = self.inner.handle_request(request)
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def test_an_interrupted_retry_failed_records_every_attempt_that_may_have_had_an_effect(proaudit) -> None:
+    import httpx
+
+    from proaudit_ops.config import load_settings
+    from proaudit_ops.core.webhooks.retry_failed import retry_failed
+    from proaudit_ops.errors import ExitCode, Interrupted
+    from proaudit_ops.protocols.guard import ApplyOptions
+    from proaudit_ops.runtime import Runtime
+    from proaudit_ops.sandbox.transport import app_transport
+
+    class Interrupting(Runtime):
+        def app_endpoint(self, url=None):
+            _client, target = super().app_endpoint(url)
+            inner = app_transport(self.engine(), self.secret_key())
+            return httpx.Client(transport=_InterruptAfterSecond(inner)), target
+
+    runtime = Interrupting(load_settings(None, None), argv=["proaudit", "webhooks", "retry-failed"])
+    with runtime as rt, pytest.raises(Interrupted) as caught:
+        retry_failed(
+            rt,
+            hours=720,
+            event_type=None,
+            concurrency=1,
+            options=ApplyOptions(assume_yes=True),
+            confirm=lambda _p: True,
+        )
+    assert caught.value.exit_code == ExitCode.INTERRUPTED
+    message = caught.value.message
+    assert "nothing more was done" not in message
+    assert "2 of 3" in message and "1 not sent" in message
+    # ORPHAN (1st) answered and still failing; STUCK-0003 (2nd) applied by the app, then Ctrl-C.
+    recorded = {r["target"]: r for r in redeliver_records(proaudit)}
+    assert set(recorded) == {"PSK-ORPHAN-0001", "PSK-STUCK-0003"}
+    assert recorded["PSK-ORPHAN-0001"]["outcome"] == "failed"
+    assert recorded["PSK-STUCK-0003"]["outcome"] in ("applied", "unknown")
+    assert "interrupted" in recorded["PSK-STUCK-0003"]["after"]["error"]
+    assert proaudit("payments", "verify", "PSK-STUCK-0003").exit_code == 0  # the app did apply it
+    assert proaudit("payments", "verify", "PSK-STUCK-0002").exit_code == 1  # never sent
+    assert proaudit("audit", "verify").exit_code == 0
+
+
+def test_ctrl_c_during_a_slow_retry_failed_records_what_was_delivered(proaudit, isolated_env: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sqlalchemy import text
+
+    from proaudit_ops.db.engine import make_engine
+
+    assert proaudit("sandbox", "status").exit_code in (0, 1)  # the sandbox exists before the run
+    engine = make_engine(f"sqlite+pysqlite:///{isolated_env / 'sandbox.db'}")
+
+    def attempts() -> dict[str, tuple[str, int]]:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT reference, status, attempts FROM webhook_events")).all()
+        return {r.reference: (r.status, r.attempts) for r in rows}
+
+    before = attempts()
+    env = {**os.environ, "PROAUDIT_APP_LATENCY_MS": "2000"}
+    args = ["webhooks", "retry-failed", "--hours", "720", "--concurrency", "1", "--yes"]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "proaudit_ops", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while attempts() == before and time.monotonic() < deadline:  # the first event reached the app
+            time.sleep(0.05)
+        time.sleep(0.3)  # the second is in flight now (the app sleeps 2 s before it applies)
+        child.send_signal(signal.SIGINT)
+        _out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    engine.dispose()
+    assert child.returncode == 130, err
+    assert "nothing more was done" not in err
+    assert "interrupted after" in err
+    reached = {ref for ref, seen in attempts().items() if seen != before.get(ref)}
+    recorded = {r["target"]: r["outcome"] for r in redeliver_records(proaudit)}
+    assert len(reached) >= 1
+    assert reached <= set(recorded)  # every event the app saw has its record
+    for ref in reached:
+        assert (
+            recorded[ref] == ("applied" if attempts()[ref][0] == "processed" else "failed")
+            or recorded[ref] == "unknown"
+        )
+
+
+def test_ctrl_c_while_a_replay_is_in_flight_is_recorded_as_unknown(proaudit) -> None:
+    import httpx
+
+    from proaudit_ops.config import load_settings
+    from proaudit_ops.core.webhooks.replay import replay
+    from proaudit_ops.errors import Interrupted
+    from proaudit_ops.protocols.guard import ApplyOptions
+    from proaudit_ops.runtime import Runtime
+    from proaudit_ops.sandbox.transport import app_transport
+
+    class Interrupting(Runtime):
+        def app_endpoint(self, url=None):
+            _client, target = super().app_endpoint(url)
+            transport = _InterruptAfterSecond(app_transport(self.engine(), self.secret_key()))
+            transport.calls = 1  # the first request is interrupted, after the app applied it
+            return httpx.Client(transport=transport), target
+
+    runtime = Interrupting(load_settings(None, None), argv=["proaudit", "webhooks", "replay"])
+    with runtime as rt, pytest.raises(Interrupted) as caught:
+        replay(rt, "PSK-STUCK-0001", ApplyOptions(assume_yes=True), lambda _p: True)
+    assert "may have applied it" in caught.value.message
+    records = proaudit("--json", "audit", "log", "--target", "PSK-STUCK-0001").json()["data"]["records"]
+    assert [r["outcome"] for r in records] == ["unknown"]
+    assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 0  # it was applied

@@ -1,4 +1,11 @@
-"""POSTing an event to the billing app's webhook endpoint, and what came back."""
+"""POSTing an event to the billing app's webhook endpoint, what came back, and what it means.
+
+One verdict per attempt, used by the screen, the exit code and the audit record alike, so the
+three never disagree: `delivered` (the app accepted it and its inbox does not say failed),
+`still failing` (an HTTP error, a connection that never opened, or a 2xx the inbox records as
+failed), `unknown` (no answer after the request may have reached the app, and the inbox does not
+show it processed).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,12 @@ from proaudit_ops.paystack.signatures import SIGNATURE_HEADER
 if TYPE_CHECKING:
     import httpx
 
+DELIVERED = "delivered"
+STILL_FAILING = "still failing"
+UNKNOWN = "unknown"
+# The audit outcome of each verdict.
+AUDIT_OUTCOME = {DELIVERED: "applied", STILL_FAILING: "failed", UNKNOWN: "unknown"}
+
 
 @dataclass(frozen=True)
 class Delivery:
@@ -18,6 +31,9 @@ class Delivery:
     status_code: int | None
     latency_ms: int
     error: str | None = None
+    # No answer, but the request may have reached the app (a read timeout, a dropped answer,
+    # an interrupt while it was in flight); False when the connection never opened.
+    maybe_received: bool = False
 
     @property
     def ok(self) -> bool:
@@ -27,6 +43,15 @@ class Delivery:
         if self.status_code is None:
             return f"no answer from {self.url}: {self.error} ({self.latency_ms} ms)"
         return f"HTTP {self.status_code} from {self.url} ({self.latency_ms} ms)"
+
+
+def verdict(delivery: Delivery, inbox_status: str | None) -> str:
+    """delivered | still failing | unknown, from the HTTP answer and the app's inbox afterwards."""
+    if delivery.ok:
+        return STILL_FAILING if inbox_status == "failed" else DELIVERED
+    if delivery.status_code is not None or not delivery.maybe_received:
+        return STILL_FAILING
+    return DELIVERED if inbox_status == "processed" else UNKNOWN
 
 
 def deliver(client: httpx.Client, url: str, body: bytes, signature: str | None) -> Delivery:
@@ -39,12 +64,19 @@ def deliver(client: httpx.Client, url: str, body: bytes, signature: str | None) 
     start = time.perf_counter()
     try:
         response = client.post(url, content=body, headers=headers)
-    except httpx.TimeoutException:
-        return Delivery(url, None, _ms(start), "timed out")
-    except httpx.TransportError as exc:
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
         return Delivery(url, None, _ms(start), f"{type(exc).__name__}: cannot connect")
+    except httpx.TimeoutException:
+        return Delivery(url, None, _ms(start), "timed out", maybe_received=True)
+    except httpx.TransportError as exc:
+        return Delivery(url, None, _ms(start), f"{type(exc).__name__}: no answer", maybe_received=True)
     error = None if response.is_success else _short(response.text)
     return Delivery(url, response.status_code, _ms(start), error)
+
+
+def interrupted(url: str, start: float) -> Delivery:
+    """An attempt cut short by Ctrl-C while its request was in flight."""
+    return Delivery(url, None, _ms(start), "interrupted while the request was in flight", maybe_received=True)
 
 
 def _ms(start: float) -> int:

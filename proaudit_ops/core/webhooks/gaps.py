@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from proaudit_ops.core.webhooks.delivery import Delivery
+from proaudit_ops.core.webhooks.delivery import DELIVERED, UNKNOWN, Delivery
 from proaudit_ops.core.webhooks.inbox import processed_references
 from proaudit_ops.core.webhooks.replay import REPLAY_ACTION, deliver_transaction
-from proaudit_ops.errors import ExitCode
+from proaudit_ops.errors import ExitCode, Interrupted
 from proaudit_ops.money import Money
 from proaudit_ops.protocols.approval import Confirm, Proposal, gate
 from proaudit_ops.timeutil import utcnow
@@ -35,6 +35,7 @@ class Gap:
 class GapReplay:
     reference: str
     delivery: Delivery
+    verdict: str = DELIVERED  # delivered | still failing | unknown: what the audit record says too
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,9 @@ class GapsResult:
         if self.outcome == "aborted":
             return ExitCode.REFUSED
         if self.outcome == "delivered":
-            return ExitCode.OK if all(r.delivery.ok for r in self.replays) else ExitCode.FINDING
+            if any(r.verdict == UNKNOWN for r in self.replays):
+                return ExitCode.UNKNOWN_OUTCOME
+            return ExitCode.OK if all(r.verdict == DELIVERED for r in self.replays) else ExitCode.FINDING
         return ExitCode.FINDING if self.gaps else ExitCode.OK
 
 
@@ -111,9 +114,18 @@ def replay_gaps(
     decision = gate(runtime, options, proposal, confirm)
     if decision != "go":
         return replace(found, outcome=decision)
-    replays = []
+    replays: list[GapReplay] = []
     for gap in found.gaps:
         assert gap._tx is not None
-        delivery, _seq = deliver_transaction(runtime, client, target, gap._tx)
-        replays.append(GapReplay(gap.reference, delivery))
+        try:
+            delivery, judged, _seq = deliver_transaction(runtime, client, target, gap._tx)
+        except KeyboardInterrupt:
+            done = sum(1 for r in replays if r.verdict == DELIVERED)
+            raise Interrupted(
+                f"interrupted after {len(replays)} of {len(found.gaps)} replay(s) ({done} delivered) while the "
+                f"replay of {gap.reference} was in flight (recorded as unknown); "
+                f"{len(found.gaps) - len(replays) - 1} not sent; every attempt is in the audit log",
+                hint="rerun webhooks gaps --replay: the app deduplicates",
+            ) from None
+        replays.append(GapReplay(gap.reference, delivery, judged))
     return replace(found, outcome="delivered", replays=replays)

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from proaudit_ops.core.references import validate_reference
 from proaudit_ops.core.webhooks.body import canonical_bytes
-from proaudit_ops.core.webhooks.delivery import Delivery, deliver
+from proaudit_ops.core.webhooks.delivery import (
+    AUDIT_OUTCOME,
+    STILL_FAILING,
+    UNKNOWN,
+    Delivery,
+    deliver,
+    interrupted,
+    verdict,
+)
 from proaudit_ops.core.webhooks.events import charge_success_event
-from proaudit_ops.errors import EndpointUnavailable, ExitCode, PaystackNotFound, Refused
+from proaudit_ops.errors import (
+    EndpointUnavailable,
+    ExitCode,
+    Interrupted,
+    OutcomeUnknown,
+    PaystackNotFound,
+    ProauditError,
+    Refused,
+)
 from proaudit_ops.paystack.signatures import compute_signature
 from proaudit_ops.protocols.approval import Confirm, Proposal, audit_standalone, gate
 
@@ -40,23 +57,56 @@ class ReplayResult:
 
 def deliver_transaction(
     runtime: Runtime, client: httpx.Client, url: str, tx: Transaction
-) -> tuple[Delivery, int | None]:
-    """Sign and POST the event for one Paystack transaction, and audit the attempt."""
+) -> tuple[Delivery, str, int | None]:
+    """Sign and POST the event for one Paystack transaction, and audit the attempt with its verdict.
+
+    (delivery, verdict, audit seq). A Ctrl-C while the request is in flight is recorded as an
+    `unknown` attempt (the app may have applied it) before it propagates.
+    """
     body = canonical_bytes(charge_success_event(tx))
-    delivery = deliver(client, url, body, compute_signature(body, runtime.secret_key()))
-    seq = audit_standalone(
+    started = time.perf_counter()
+    try:
+        delivery = deliver(client, url, body, compute_signature(body, runtime.secret_key()))
+    except KeyboardInterrupt:
+        cut = interrupted(url, started)
+        _record(runtime, tx.reference, cut, UNKNOWN, None)
+        raise
+    status = _inbox_status(runtime, tx.reference)
+    judged = verdict(delivery, status)
+    return delivery, judged, _record(runtime, tx.reference, delivery, judged, status)
+
+
+def _record(runtime: Runtime, reference: str, delivery: Delivery, judged: str, inbox: str | None) -> int | None:
+    return audit_standalone(
         runtime,
         REPLAY_ACTION,
-        tx.reference,
-        "applied" if delivery.ok else "failed",
+        reference,
+        AUDIT_OUTCOME[judged],
         {
-            "url": url,
+            "url": delivery.url,
+            "verdict": judged,
             "status_code": delivery.status_code,
             "latency_ms": delivery.latency_ms,
             "error": delivery.error,
+            "inbox_status": inbox,
         },
     )
-    return delivery, seq
+
+
+def _inbox_status(runtime: Runtime, reference: str) -> str | None:
+    """The app's inbox row for this charge.success after the attempt (None: none, or unreadable)."""
+    from sqlalchemy import select
+
+    from proaudit_ops.db.engine import read_only
+    from proaudit_ops.db.schema import webhook_events as we
+
+    query = select(we.c.status).where(we.c.event_type == "charge.success", we.c.reference == reference).limit(1)
+    try:
+        with read_only(runtime.engine()) as conn:
+            value = conn.execute(query).scalar()
+    except ProauditError:
+        return None
+    return None if value is None else str(value)
 
 
 def paystack_success(runtime: Runtime, reference: str) -> Transaction:
@@ -98,10 +148,24 @@ def replay(
     decision = gate(runtime, options, proposal, confirm)
     if decision != "go":
         return ReplayResult(reference, target, event, signature, decision, None, None)
-    delivery, seq = deliver_transaction(runtime, client, target, tx)
-    if not delivery.ok:
+    try:
+        delivery, judged, seq = deliver_transaction(runtime, client, target, tx)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted while the replay of {reference} was in flight: the app may have applied it "
+            "(recorded as unknown in the audit log)",
+            hint=f"check with: proaudit payments verify {reference}; rerun replay if needed (the app deduplicates)",
+        ) from None
+    if judged == UNKNOWN:
+        raise OutcomeUnknown(
+            f"the app did not answer the replay of {reference} ({delivery.describe()}) and its inbox does not "
+            "show it processed: it may or may not be applied (recorded as unknown)",
+            hint=f"check with: proaudit payments verify {reference}; rerun replay if needed (the app deduplicates)",
+        )
+    if judged == STILL_FAILING:
+        why = delivery.describe() if not delivery.ok else f"{delivery.describe()}, but its inbox says failed"
         raise EndpointUnavailable(
-            f"the app endpoint did not accept the replay of {reference}: {delivery.describe()}",
+            f"the app endpoint did not accept the replay of {reference}: {why}",
             hint="check the app (proaudit webhooks test); the attempt is in the audit log; "
             "rerun replay when it is healthy",
         )
