@@ -389,7 +389,7 @@ def _recheck_payment(conn: Connection, covered: Covered) -> None:
 def _typed(plain: dict[str, Any]) -> dict[str, Any]:
     """A plan's JSON row back to column values (ISO strings -> aware datetimes)."""
     from proaudit_ops.db.schema import tenant_skus
-    from proaudit_ops.protocols.guard import coerce
+    from proaudit_ops.protocols.plan_schema import coerce
 
     return {
         name: coerce(tenant_skus.c[name], value) if name in tenant_skus.c else value for name, value in plain.items()
