@@ -42,11 +42,12 @@ def test_clean_real_configuration(proaudit, real_env: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     ("extra", "check", "words"),
     [
-        ({"PAYSTACK_SECRET_KEY": "sk_test_abcdef0123456789\n"}, "whitespace", "whitespace"),
+        ({"PAYSTACK_WEBHOOK_SECRET": "sk_test_abcdef0123456789\n"}, "whitespace", "whitespace"),
+        ({"PAYSTACK_PUBLIC_KEY": "pk_live_abcdef0123456789"}, "public_key", "live key"),
+        ({"PROAUDIT_PLAN_KEY": "short"}, "signing_key", "shorter than 16"),
         ({"PAYSTACK_WEBHOOK_SECRET": "sk_test_someotherkey0000"}, "webhook_secret", "differs"),
         ({"PAYSTACK_SECRET_KEY": "sk_live_abcdef0123456789", "PAYSTACK_SANDBOX_MODE": "true"}, "mode", "live key"),
         ({"PAYSTACK_SANDBOX_MODE": "false"}, "mode", "test key"),
-        ({"PAYSTACK_SECRET_KEY": "pk_test_abcdef0123456789"}, "key_kind", "not a secret key"),
         ({"DATABASE_URL": "postgresql://postgres:pw@127.0.0.1:1/billing"}, "database", "cannot reach"),
         ({"PROAUDIT_SIM_ERROR_RATE": "1", "PAYSTACK_MAX_RETRIES": "0"}, "paystack", "HTTP 500"),
         ({"PROAUDIT_APP_STATUS": "500"}, "app", "HTTP 500"),
