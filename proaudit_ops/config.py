@@ -246,14 +246,14 @@ class Settings(BaseSettings):
     def _consistent(self) -> Settings:
         if self.proaudit_lock_timeout_ms >= self.proaudit_statement_timeout_ms:
             raise InvalidValue(
-                f"{{0}} ({self.proaudit_lock_timeout_ms}) must be below {{1}} ({self.proaudit_statement_timeout_ms})",
+                f"{{0}} = {self.proaudit_lock_timeout_ms} must be below {{1}} = {self.proaudit_statement_timeout_ms}",
                 "a lock wait longer than the statement timeout would never report the lock",
                 ("proaudit_lock_timeout_ms", "proaudit_statement_timeout_ms"),
             )
         if self.proaudit_success_rate_critical_pct > self.proaudit_success_rate_warning_pct:
             raise InvalidValue(
-                f"{{0}} ({self.proaudit_success_rate_critical_pct}) must not be above "
-                f"{{1}} ({self.proaudit_success_rate_warning_pct})",
+                f"{{0}} = {self.proaudit_success_rate_critical_pct} must not be above "
+                f"{{1}} = {self.proaudit_success_rate_warning_pct}",
                 "the critical threshold is the lower one (runbook: warning 95, critical 90)",
                 ("proaudit_success_rate_critical_pct", "proaudit_success_rate_warning_pct"),
             )
@@ -684,7 +684,7 @@ def _key_as_written(name: str, init: Mapping[str, Any], file: ConfigFile | None)
     if file is not None and name in file.values:
         prefix = f"profiles.{file.profile_name}." if name in file.from_profile else ""
         return f"{prefix}{name} in {file.path}"
-    return name
+    return f"{name} (default)"
 
 
 _PHRASES = {
@@ -725,7 +725,8 @@ def _config_error(exc: ValidationError, init: Mapping[str, Any], file: ConfigFil
         phrase = f"{words} {ctx.get(bound)}"
     else:
         phrase = _PHRASES.get(kind) or f"is invalid: {first.get('msg')}"
-    return ConfigError(f"{_key_as_written(name, init, file)} {phrase}", hint="see config.example.toml for every key")
+    hint = "use true or false" if kind.startswith("bool") else "see config.example.toml for every key and its range"
+    return ConfigError(f"{_key_as_written(name, init, file)} {phrase}", hint=hint)
 
 
 def load_settings(

@@ -105,3 +105,19 @@ def test_sandbox_profile_is_builtin(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_normalise_db_url() -> None:
     assert normalise_db_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
     assert normalise_db_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_normalise_db_url_schemes() -> None:
+    assert normalise_db_url("postgres+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_db_url("POSTGRESQL://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_db_url("SQLite:///x.db") == "sqlite:///x.db"
+
+
+def test_paths_expand_the_tilde(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config.example.toml writes "~/.local/share/proaudit": never a folder literally named "~"."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PROAUDIT_HOME", "~/ops")
+    cfg = write(tmp_path / "c.toml", 'proaudit_checkpoint_path = "~/cp.jsonl"\n')
+    s = load_settings(str(cfg))
+    assert s.home() == tmp_path / "ops"
+    assert s.proaudit_checkpoint_path == tmp_path / "cp.jsonl"

@@ -112,3 +112,34 @@ def test_redis_is_checked_when_configured(proaudit, redis_url: str) -> None:
     assert down.exit_code == 1
     assert "cannot reach Redis" in findings(down)["redis"]
     assert "RedisPw99" not in down.stdout + down.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [
+        ("sk_test_abcdef0123456789\n", "has whitespace around it (a trailing newline?)"),
+        ("pk_test_abcdef0123456789", "is a public key (pk_...), not a secret key"),
+    ],
+)
+def test_secret_key_faults_are_refused_by_every_command(
+    proaudit, real_env: dict[str, str], key: str, words: str
+) -> None:
+    """The key this tool sends: refused when the settings load, by `config check` as by any command."""
+    for args in (("config", "check"), ("payments", "verify", "PSK-OK-0001")):
+        ran = proaudit(*args, env={**real_env, "PAYSTACK_SECRET_KEY": key})
+        assert ran.exit_code == 2, args
+        assert ran.stderr.startswith(f"error: PAYSTACK_SECRET_KEY (environment) {words} (next: "), ran.stderr
+        assert "abcdef0123456789" not in ran.stderr
+
+
+def test_live_key_sent_to_another_host_is_a_finding(proaudit, real_env: dict[str, str]) -> None:
+    env = {
+        **real_env,
+        "PAYSTACK_SECRET_KEY": "sk_live_abcdef0123456789",
+        "PROAUDIT_PAYSTACK_SIMULATOR": "false",
+        "PAYSTACK_BASE_URL": "https://127.0.0.1:9",
+        "PAYSTACK_MAX_RETRIES": "0",
+    }
+    ran = proaudit("--json", "config", "check", env=env)
+    assert ran.exit_code == 1
+    assert findings(ran)["base_url"] == "the live key is sent to 127.0.0.1, not api.paystack.co (PAYSTACK_BASE_URL)"

@@ -57,7 +57,7 @@ CASES = [
     # Timeouts and numbers: in range, lock below statement, no overflow.
     Case(
         "lock-ge-statement",
-        "PROAUDIT_LOCK_TIMEOUT_MS (environment) (15000) must be below proaudit_statement_timeout_ms",
+        "PROAUDIT_LOCK_TIMEOUT_MS (environment) = 15000 must be below proaudit_statement_timeout_ms (default) = 15000",
         {"PROAUDIT_LOCK_TIMEOUT_MS": "15000"},
     ),
     Case("lock-zero", "PROAUDIT_LOCK_TIMEOUT_MS (environment) must be at least 1", {"PROAUDIT_LOCK_TIMEOUT_MS": "0"}),
