@@ -569,6 +569,9 @@ def check_config_file_safety(path: Path, *, holds_secret: bool) -> None:
     checked) can rename or remove it, so nobody else can replace the file. A file holding a secret
     must also not be readable by group or others. Root is trusted as OpenSSH trusts it: it can
     replace any file anyway, and configuration management installs files as root.
+    Checked after the read (whether the file holds a secret decides the mode rule): sound, since
+    with every folder on the way ours or root's and closed to others, nobody else could have
+    swapped the file between the read and the check.
     """
     uid = os.geteuid()
     try:
