@@ -27,7 +27,7 @@ def test_precedence_flag_env_file_default(tmp_path: Path, monkeypatch: pytest.Mo
     cfg = write(
         tmp_path / "c.toml",
         "paystack_timeout_seconds = 11\npaystack_max_retries = 5\nproaudit_concurrency = 3\n"
-        "[profiles.production]\npaystack_max_retries = 6\n",
+        "[profiles.production]\npaystack_max_retries = 6\ndatabase_url = 'postgresql://u@db/billing'\n",
     )
     assert load_settings(str(cfg)).paystack_max_retries == 5  # file over default
     assert load_settings(str(cfg), "production").paystack_max_retries == 6  # profile over top level
@@ -66,7 +66,7 @@ def test_unknown_profile_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_missing_and_invalid_files(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigError, match="no such file"):
         load_settings(str(tmp_path / "missing.toml"))
     bad = write(tmp_path / "bad.toml", "this is = = not toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
@@ -105,3 +105,19 @@ def test_sandbox_profile_is_builtin(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_normalise_db_url() -> None:
     assert normalise_db_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
     assert normalise_db_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_normalise_db_url_schemes() -> None:
+    assert normalise_db_url("postgres+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_db_url("POSTGRESQL://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_db_url("SQLite:///x.db") == "sqlite:///x.db"
+
+
+def test_paths_expand_the_tilde(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config.example.toml writes "~/.local/share/proaudit": never a folder literally named "~"."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PROAUDIT_HOME", "~/ops")
+    cfg = write(tmp_path / "c.toml", 'proaudit_checkpoint_path = "~/cp.jsonl"\n')
+    s = load_settings(str(cfg))
+    assert s.home() == tmp_path / "ops"
+    assert s.proaudit_checkpoint_path == tmp_path / "cp.jsonl"

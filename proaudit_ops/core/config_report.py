@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from proaudit_ops.errors import ExitCode, PaystackError, PaystackNotFound, ProauditError
 from proaudit_ops.redact import mask_key, mask_url
@@ -13,6 +14,7 @@ if TYPE_CHECKING:
     from proaudit_ops.runtime import Runtime
 
 _PROBE_REFERENCE = "proaudit-config-check"
+MIN_SIGNING_KEY_CHARS = 16  # an HMAC key shorter than this is a password, not a key
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,12 @@ def show_config(settings: Settings) -> ConfigShowResult:
 
 
 def _secret_findings(settings: Settings) -> list[ConfigFinding]:
+    # A secret key with whitespace around it or of the wrong kind (pk_) is refused when the
+    # settings load (exit 2), so it never gets here. The webhook secret and the public key are the
+    # app's copies, never sent by this tool: whitespace around them is the app's fault to report.
     out: list[ConfigFinding] = []
     key = settings.secret_key_value()
-    for name in ("paystack_secret_key", "paystack_webhook_secret", "paystack_public_key"):
+    for name in ("paystack_webhook_secret", "paystack_public_key"):
         raw = getattr(settings, name)
         value = raw.get_secret_value() if hasattr(raw, "get_secret_value") else raw
         if value is not None and value != value.strip():
@@ -90,18 +95,46 @@ def _secret_findings(settings: Settings) -> list[ConfigFinding]:
                 ConfigFinding(
                     "whitespace",
                     f"{name.upper()} has whitespace around it (a trailing newline?)",
-                    f"remove the whitespace from {name.upper()}: "
-                    "Paystack rejects the key and every webhook signature fails",
+                    f"remove the whitespace from {name.upper()}"
+                    + (
+                        ": the app's webhook signature checks fail with it" if name == "paystack_webhook_secret" else ""
+                    ),
                 )
             )
-    if key is not None and not key.strip().startswith(("sk_test_", "sk_live_")):
-        out.append(
-            ConfigFinding(
-                "key_kind",
-                f"PAYSTACK_SECRET_KEY is not a secret key ({mask_key(key)})",
-                "use the sk_test_/sk_live_ key from Dashboard > Settings > API Keys; pk_ keys cannot verify or refund",
+    public = settings.paystack_public_key
+    if key is not None and public is not None:
+        key_mode = "live" if key.startswith("sk_live_") else "test"
+        for mode in ("live", "test"):
+            if public.strip().startswith(f"pk_{mode}_") and mode != key_mode:
+                out.append(
+                    ConfigFinding(
+                        "public_key",
+                        f"PAYSTACK_PUBLIC_KEY is a {mode} key (pk_{mode}_) but the secret key is sk_{key_mode}_",
+                        f"use the pk_{key_mode}_ and sk_{key_mode}_ keys of the same mode",
+                    )
+                )
+    for name in ("proaudit_plan_key", "proaudit_checkpoint_key"):
+        secret = getattr(settings, name)
+        if secret is not None and len(secret.get_secret_value()) < MIN_SIGNING_KEY_CHARS:
+            out.append(
+                ConfigFinding(
+                    "signing_key",
+                    f"{name.upper()} is shorter than {MIN_SIGNING_KEY_CHARS} characters: it can be guessed",
+                    f"use a random key, e.g. the output of: openssl rand -hex 32 (set it in {name.upper()})",
+                )
             )
-        )
+    if settings.is_live_key and not settings.uses_simulator:
+        from proaudit_ops.config import DEFAULT_BASE_URL
+
+        host = urlsplit(settings.paystack_base_url).hostname
+        if host != "api.paystack.co":
+            out.append(
+                ConfigFinding(
+                    "base_url",
+                    f"the live key is sent to {host}, not api.paystack.co (PAYSTACK_BASE_URL)",
+                    f"unset PAYSTACK_BASE_URL (default {DEFAULT_BASE_URL}) unless {host} is your Paystack proxy",
+                )
+            )
     webhook = settings.paystack_webhook_secret
     if webhook is not None and key is not None and webhook.get_secret_value().strip() != key.strip():
         out.append(

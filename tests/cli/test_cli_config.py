@@ -42,11 +42,12 @@ def test_clean_real_configuration(proaudit, real_env: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     ("extra", "check", "words"),
     [
-        ({"PAYSTACK_SECRET_KEY": "sk_test_abcdef0123456789\n"}, "whitespace", "whitespace"),
+        ({"PAYSTACK_WEBHOOK_SECRET": "sk_test_abcdef0123456789\n"}, "whitespace", "whitespace"),
+        ({"PAYSTACK_PUBLIC_KEY": "pk_live_abcdef0123456789"}, "public_key", "live key"),
+        ({"PROAUDIT_PLAN_KEY": "short"}, "signing_key", "shorter than 16"),
         ({"PAYSTACK_WEBHOOK_SECRET": "sk_test_someotherkey0000"}, "webhook_secret", "differs"),
         ({"PAYSTACK_SECRET_KEY": "sk_live_abcdef0123456789", "PAYSTACK_SANDBOX_MODE": "true"}, "mode", "live key"),
         ({"PAYSTACK_SANDBOX_MODE": "false"}, "mode", "test key"),
-        ({"PAYSTACK_SECRET_KEY": "pk_test_abcdef0123456789"}, "key_kind", "not a secret key"),
         ({"DATABASE_URL": "postgresql://postgres:pw@127.0.0.1:1/billing"}, "database", "cannot reach"),
         ({"PROAUDIT_SIM_ERROR_RATE": "1", "PAYSTACK_MAX_RETRIES": "0"}, "paystack", "HTTP 500"),
         ({"PROAUDIT_APP_STATUS": "500"}, "app", "HTTP 500"),
@@ -111,3 +112,34 @@ def test_redis_is_checked_when_configured(proaudit, redis_url: str) -> None:
     assert down.exit_code == 1
     assert "cannot reach Redis" in findings(down)["redis"]
     assert "RedisPw99" not in down.stdout + down.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "words"),
+    [
+        ("sk_test_abcdef0123456789\n", "has whitespace around it (a trailing newline?)"),
+        ("pk_test_abcdef0123456789", "is a public key (pk_...), not a secret key"),
+    ],
+)
+def test_secret_key_faults_are_refused_by_every_command(
+    proaudit, real_env: dict[str, str], key: str, words: str
+) -> None:
+    """The key this tool sends: refused when the settings load, by `config check` as by any command."""
+    for args in (("config", "check"), ("payments", "verify", "PSK-OK-0001")):
+        ran = proaudit(*args, env={**real_env, "PAYSTACK_SECRET_KEY": key})
+        assert ran.exit_code == 2, args
+        assert ran.stderr.startswith(f"error: PAYSTACK_SECRET_KEY (environment) {words} (next: "), ran.stderr
+        assert "abcdef0123456789" not in ran.stderr
+
+
+def test_live_key_sent_to_another_host_is_a_finding(proaudit, real_env: dict[str, str]) -> None:
+    env = {
+        **real_env,
+        "PAYSTACK_SECRET_KEY": "sk_live_abcdef0123456789",
+        "PROAUDIT_PAYSTACK_SIMULATOR": "false",
+        "PAYSTACK_BASE_URL": "https://127.0.0.1:9",
+        "PAYSTACK_MAX_RETRIES": "0",
+    }
+    ran = proaudit("--json", "config", "check", env=env)
+    assert ran.exit_code == 1
+    assert findings(ran)["base_url"] == "the live key is sent to 127.0.0.1, not api.paystack.co (PAYSTACK_BASE_URL)"
