@@ -235,11 +235,11 @@ class Settings(BaseSettings):
         from proaudit_ops.timeutil import parse_duration
 
         try:
-            age = parse_duration(value)
-        except (ValueError, OverflowError):
+            parse_duration(value, minimum=timedelta(seconds=1), maximum=MAX_STUCK_AGE)
+        except ValueError as exc:
+            if "out of range" in str(exc):
+                raise InvalidValue("must be above 0 and at most 366d", "e.g. 15m") from None
             raise InvalidValue("is not a duration (expected e.g. 15m, 24h, 30d)", "e.g. 15m") from None
-        if age <= timedelta(0) or age > MAX_STUCK_AGE:
-            raise InvalidValue("must be above 0 and at most 366d", "e.g. 15m")
         return value
 
     @model_validator(mode="after")

@@ -74,7 +74,7 @@ CASES = [
     Case("checkpoint-negative", "must be at least 0", {"PROAUDIT_CHECKPOINT_EVERY": "-1"}),
     Case(
         "stuck-overflow",
-        "PROAUDIT_STUCK_OLDER_THAN (environment) is not a duration",
+        "PROAUDIT_STUCK_OLDER_THAN (environment) must be above 0 and at most 366d",
         {"PROAUDIT_STUCK_OLDER_THAN": "9" * 20 + "d"},
     ),
     Case("stuck-too-long", "must be above 0 and at most 366d", {"PROAUDIT_STUCK_OLDER_THAN": "99999999d"}),
