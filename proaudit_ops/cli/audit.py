@@ -107,19 +107,29 @@ def apply_command(
 
 
 def _render_log(result: object) -> None:
-    from rich.table import Table
+    from rich.text import Text
 
     from proaudit_ops.audit.ops import AuditListing
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
 
     assert isinstance(result, AuditListing)
     out = render.console()
     if not result.records:
         out.print(f"no audit records since {render.when(result.since)}", markup=False)
         return
-    table = Table(title=f"audit records since {render.when(result.since)}", title_justify="left")
-    for column in ("seq", "time", "actor", "incident", "action", "target", "outcome"):
-        table.add_column(column, overflow="fold")
+    table = render.Grid(
+        [
+            Col("seq", ESSENTIAL, "right"),
+            Col("time", ESSENTIAL),
+            Col("actor", OPTIONAL),
+            Col("incident", OPTIONAL),
+            Col("action", ESSENTIAL),
+            Col("target", ESSENTIAL),
+            Col("outcome", ESSENTIAL),
+        ],
+        title=f"audit records since {render.when(result.since)}",
+    )
     for r in result.records:
         style = _OUTCOME_STYLE.get(r.outcome, "")
         table.add_row(
@@ -129,7 +139,7 @@ def _render_log(result: object) -> None:
             render.text(r.incident),
             r.action,
             render.text(r.target),
-            f"[{style}]{r.outcome}[/]" if style else r.outcome,
+            Text(r.outcome, style=style),
         )
     out.print(table)
     if len(result.records) == result.limit:
@@ -148,15 +158,12 @@ _OUTCOME_STYLE = {
 def _render_show(result: object) -> None:
     import json
 
-    from rich.table import Table
-
     from proaudit_ops.audit.records import AuditRecord
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, Col
 
     assert isinstance(result, AuditRecord)
-    table = Table(title=f"audit record {result.seq}", title_justify="left", show_header=False)
-    table.add_column("field")
-    table.add_column("value", overflow="fold")
+    table = render.Grid([Col("field"), Col("value", ESSENTIAL)], title=f"audit record {result.seq}", show_header=False)
     for name, value in (
         ("time", render.when(result.ts)),
         ("actor", result.actor),

@@ -145,16 +145,16 @@ def show(ctx: typer.Context, reference: Reference) -> None:
 
 
 def _render_verify(result: object, *, hint: bool = True) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, Col
     from proaudit_ops.core.payments.verify import VerifyResult
 
     assert isinstance(result, VerifyResult)
     db, ps = result.database, result.paystack
-    table = Table(title=f"payment {result.reference}", title_justify="left")
-    for column in ("field", "database", "paystack"):
-        table.add_column(column)
+    table = render.Grid(
+        [Col("field"), Col("database", ESSENTIAL), Col("paystack", ESSENTIAL)],
+        title=f"payment {result.reference}",
+    )
     if not db.found or not ps.found:
         table.add_row("found", "yes" if db.found else "NO", "yes" if ps.found else "NO")
     table.add_row("status", render.text(db.status), render.text(ps.status))
@@ -181,21 +181,16 @@ def _render_fix(result: object, show_sql: bool) -> None:
 
 
 def _render_stuck(result: object, show_sql: bool) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.payments.stuck import StuckResult, settled_summary
 
     assert isinstance(result, StuckResult)
     out = render.console()
-    table = Table(title=f"pending payments older than {result.older_than_minutes} min", title_justify="left")
-    for column in (
-        "reference",
-        "amount",
-        "age",
-        *(("paystack", "diagnosis") if result.verified else ()),
-    ):
-        table.add_column(column)
+    columns = [Col("reference", ESSENTIAL), Col("amount", ESSENTIAL, "right"), Col("age", OPTIONAL, "right")]
+    if result.verified:
+        columns += [Col("paystack", OPTIONAL), Col("diagnosis", ESSENTIAL)]
+    table = render.Grid(columns, title=f"pending payments older than {result.older_than_minutes} min")
     for item in result.items:
         cells = [item.reference, item.amount.format(), f"{item.age_minutes} min"]
         if result.verified:
@@ -213,16 +208,16 @@ def _render_stuck(result: object, show_sql: bool) -> None:
 
 
 def _render_status(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, Col
     from proaudit_ops.core.payments.status import StatusResult
 
     assert isinstance(result, StatusResult)
     out = render.console()
-    table = Table(title=f"payments since {render.when(result.since)}", title_justify="left")
-    table.add_column("status")
-    table.add_column("count", justify="right")
+    table = render.Grid(
+        [Col("status", ESSENTIAL), Col("count", ESSENTIAL, "right")],
+        title=f"payments since {render.when(result.since)}",
+    )
     for status_name, count in result.counts.items():
         table.add_row(status_name, str(count))
     table.add_row("total", str(result.total))
@@ -236,9 +231,8 @@ def _render_status(result: object) -> None:
 
 
 def _render_show(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.payments.show import PaymentDetails
 
     assert isinstance(result, PaymentDetails)
@@ -248,15 +242,20 @@ def _render_show(result: object) -> None:
         ("organization", result.organization),
         ("subscription", result.subscription),
     ):
-        table = Table(title=title, title_justify="left", show_header=False)
-        table.add_column("field")
-        table.add_column("value")
+        table = render.Grid([Col("field"), Col("value", ESSENTIAL)], title=title, show_header=False)
         for key, value in (row or {}).items():
             table.add_row(key, render.value(key, value, (row or {}).get("currency")))
         out.print(table)
-    trail = Table(title="audit records", title_justify="left")
-    for column in ("seq", "time", "actor", "action", "outcome"):
-        trail.add_column(column)
+    trail = render.Grid(
+        [
+            Col("seq", ESSENTIAL, "right"),
+            Col("time", ESSENTIAL),
+            Col("actor", OPTIONAL),
+            Col("action", ESSENTIAL),
+            Col("outcome", ESSENTIAL),
+        ],
+        title="audit records",
+    )
     for record in result.audit:
         trail.add_row(str(record.seq), render.when(record.ts), record.actor, record.action, record.outcome)
     out.print(trail if result.audit else "no audit records for this payment")

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.table import Table
 
+    from proaudit_ops.cli.render import Grid
     from proaudit_ops.protocols.plan import Plan, RowChange
 
 
@@ -41,19 +41,22 @@ def guard_text(change: RowChange) -> str:
     return " and ".join(parts) or "—"
 
 
-def plan_table(plan: Plan) -> Table:
-    from rich.table import Table
+def plan_table(plan: Plan) -> Grid:
+    from proaudit_ops.cli.render import ESSENTIAL, Col, Grid
 
     rows = plan.expected_rows
     tables = ", ".join(sorted({c.table for c in plan.changes})) or "—"
-    table = Table(
+    table = Grid(
+        [
+            Col("row", ESSENTIAL),
+            Col("column"),
+            Col("before", ESSENTIAL),
+            Col("after", ESSENTIAL),
+            Col("only if still", ESSENTIAL),
+        ],
         title=f"plan {plan.action}: {rows} row(s) in {tables}",
-        title_justify="left",
         caption=f"plan {plan.plan_hash[:12]} · {plan.reason}",
-        caption_justify="left",
     )
-    for column in ("row", "column", "before", "after", "only if still"):
-        table.add_column(column, overflow="fold")
     for change in plan.changes:
         currency = row_currency(change)
         first = True

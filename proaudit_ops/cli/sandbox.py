@@ -120,18 +120,15 @@ def serve(
 
 
 def _render_summary(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, Col
     from proaudit_ops.sandbox.home import SandboxSummary
 
     assert isinstance(result, SandboxSummary)
     out = render.console()
     out.print(f"sandbox: {result.path} (seeded {render.when(result.seeded_at)})")
     out.print(f"organizations: {result.organizations}   refunds at Paystack: {result.refunds}")
-    counts = Table(title="rows by status", title_justify="left")
-    counts.add_column("what")
-    counts.add_column("by status")
+    counts = render.Grid([Col("what"), Col("by status", ESSENTIAL)], title="rows by status")
     for label, values in (
         ("payments (DB)", result.payments_by_status),
         ("transactions (Paystack)", result.paystack_by_status),
@@ -139,9 +136,7 @@ def _render_summary(result: object) -> None:
     ):
         counts.add_row(label, ", ".join(f"{k} {v}" for k, v in values.items()) or "—")
     out.print(counts)
-    refs = Table(title="seeded references", title_justify="left")
-    refs.add_column("reference")
-    refs.add_column("what it shows")
+    refs = render.Grid([Col("reference", ESSENTIAL), Col("what it shows", ESSENTIAL)], title="seeded references")
     for reference, meaning in result.references.items():
         refs.add_row(reference, meaning)
     out.print(refs)

@@ -196,15 +196,15 @@ def _delivery_row(label: str, d: object) -> list[str]:
 
 
 def _render_test(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.webhooks.endpoint import EndpointTest
 
     assert isinstance(result, EndpointTest)
-    table = Table(title=f"webhook endpoint {result.url}", title_justify="left")
-    for column in ("request", "status", "latency", "error"):
-        table.add_column(column)
+    table = render.Grid(
+        [Col("request"), Col("status", ESSENTIAL), Col("latency", OPTIONAL, "right"), Col("error", ESSENTIAL)],
+        title=f"webhook endpoint {result.url}",
+    )
     table.add_row(*_delivery_row("signed (must be accepted)", result.signed))
     table.add_row(*_delivery_row("wrong signature (must be rejected)", result.wrongly_signed))
     table.add_row(*_delivery_row("no signature (must be rejected)", result.unsigned))
@@ -242,9 +242,8 @@ def _render_replay(result: object) -> None:
 
 
 def _render_retry(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.webhooks.retry_failed import RetryFailedResult
 
     assert isinstance(result, RetryFailedResult)
@@ -260,9 +259,17 @@ def _render_retry(result: object) -> None:
             "nothing was sent"
         )
         return
-    table = Table(title=f"redelivered to {result.url}", title_justify="left")
-    for column in ("event", "reference", "status", "latency", "inbox", "error"):
-        table.add_column(column)
+    table = render.Grid(
+        [
+            Col("event", OPTIONAL),
+            Col("reference", ESSENTIAL),
+            Col("status", ESSENTIAL),
+            Col("latency", OPTIONAL, "right"),
+            Col("inbox", ESSENTIAL),
+            Col("error", ESSENTIAL),
+        ],
+        title=f"redelivered to {result.url}",
+    )
     for r in result.redeliveries:
         d = r.delivery
         table.add_row(
@@ -280,19 +287,22 @@ def _render_retry(result: object) -> None:
 
 
 def _render_gaps(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.webhooks.gaps import GapsResult
 
     assert isinstance(result, GapsResult)
     out = render.console()
-    table = Table(
+    table = render.Grid(
+        [
+            Col("reference", ESSENTIAL),
+            Col("amount", ESSENTIAL, "right"),
+            Col("paid_at", ESSENTIAL),
+            Col("database", OPTIONAL),
+            Col("why", ESSENTIAL),
+        ],
         title=f"Paystack successes since {render.when(result.since)} the app never processed",
-        title_justify="left",
     )
-    for column in ("reference", "amount", "paid_at", "database", "why"):
-        table.add_column(column)
     for gap in result.gaps:
         table.add_row(
             gap.reference,
