@@ -175,8 +175,10 @@ def _render_fix(result: object, show_sql: bool) -> None:
     from proaudit_ops.core.payments.fix import FixResult
 
     assert isinstance(result, FixResult)
-    # The diagnosis as found; once a fix is applied or planned, its "next: --fix" hint is moot.
-    _render_verify(result.verify, hint=result.outcome == "not_fixable")
+    # The diagnosis as found, unless the fix changed it: then the rows after the change say what is true now.
+    # Once a fix is applied or planned, its "next: --fix" hint is moot.
+    if result.outcome != "applied":
+        _render_verify(result.verify, hint=result.outcome == "not_fixable")
     render_guard_result(result.guard, show_sql=show_sql, sql=result.sql)
 
 
@@ -187,11 +189,15 @@ def _render_stuck(result: object, show_sql: bool) -> None:
 
     assert isinstance(result, StuckResult)
     out = render.console()
+    applied = result.fix_outcome == "applied"
+    # After a fix, the payments it settled are no longer pending: list only the rest, then the rows as changed.
+    items = [i for i in result.items if i.reference not in result.fixed] if applied else result.items
     columns = [Col("reference", ESSENTIAL), Col("amount", ESSENTIAL, "right"), Col("age", OPTIONAL, "right")]
     if result.verified:
         columns += [Col("paystack", OPTIONAL), Col("diagnosis", ESSENTIAL)]
-    table = render.Grid(columns, title=f"pending payments older than {result.older_than_minutes} min")
-    for item in result.items:
+    title = "still pending" if applied else "pending payments"
+    table = render.Grid(columns, title=f"{title} older than {result.older_than_minutes} min")
+    for item in items:
         cells = [item.reference, item.amount.format(), f"{item.age_minutes} min"]
         if result.verified:
             cells += [
@@ -199,8 +205,11 @@ def _render_stuck(result: object, show_sql: bool) -> None:
                 item.error or (item.diagnosis.value if item.diagnosis else "—"),
             ]
         table.add_row(*cells)
-    out.print(table)
-    if result.verified:
+    if items:
+        out.print(table)
+    if applied:
+        out.print(f"{len(result.fixed)} fixed; {len(items)} still pending", markup=False)
+    elif result.verified:
         out.print(f"{len(result.items)} pending; fixable: {settled_summary(result.fixable)}", markup=False)
     else:
         out.print(f"{len(result.items)} pending (add --verify to check them at Paystack)")

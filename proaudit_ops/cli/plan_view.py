@@ -6,7 +6,10 @@ rich is imported inside the functions (`proaudit --help` must stay light).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from proaudit_ops.timeutil import iso
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -25,6 +28,8 @@ def cell(column: str, value: Any, currency: str | None) -> str:
         return describe_amount(value, currency or "NGN")
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, datetime):
+        return iso(value) or str(value)
     return str(value)
 
 
@@ -69,6 +74,24 @@ def plan_table(plan: Plan) -> Grid:
                 cell(name, new, currency) + ("" if old != new else " (unchanged)"),
                 guard_text(change) if first else "",
             )
+            first = False
+        table.add_section()
+    return table
+
+
+def after_table(plan: Plan, rows: list[dict[str, Any]]) -> Grid:
+    """The changed columns as the UPDATE returned them: the state the fix left behind."""
+    from proaudit_ops.cli.render import ESSENTIAL, Col, Grid
+
+    table = Grid(
+        [Col("row", ESSENTIAL), Col("column"), Col("now", ESSENTIAL)],
+        title=f"after the change: {len(rows)} row(s) as the database returned them",
+    )
+    for change, row in zip(plan.changes, rows, strict=False):
+        currency = row.get("currency") if isinstance(row.get("currency"), str) else row_currency(change)
+        first = True
+        for name in change.new_values:
+            table.add_row(f"{change.table} {change.label}" if first else "", name, cell(name, row.get(name), currency))
             first = False
         table.add_section()
     return table

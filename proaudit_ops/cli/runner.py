@@ -54,7 +54,11 @@ def stderr(message: str) -> None:
 
 
 def is_interactive() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
+    """Someone can be asked: answers come from stdin and the question goes to stderr, both a terminal.
+
+    stdout does not matter (`--fix | tee log` still prompts, as terraform does): it carries data only.
+    """
+    return sys.stdin.isatty() and sys.stderr.isatty()
 
 
 def load(opts: GlobalOptions, overrides: dict[str, Any] | None = None) -> Settings:
