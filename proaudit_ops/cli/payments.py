@@ -17,7 +17,7 @@ from proaudit_ops.cli.mutation import (
     render_guard_result,
 )
 from proaudit_ops.cli.options import parse_window
-from proaudit_ops.cli.runner import run
+from proaudit_ops.cli.runner import refuse_idle_flags, run
 
 if TYPE_CHECKING:
     from proaudit_ops.core.payments.fix import FixResult
@@ -42,6 +42,7 @@ def verify(
 ) -> None:
     """Compare a payment in the database with Paystack and diagnose it (read-only unless --fix)."""
     if not fix:
+        refuse_idle_flags(ctx, "--fix", _fix_flags(dry_run, yes, live, show_sql, plan_out))
         from proaudit_ops.core.payments.verify import verify_payment
 
         run(
@@ -85,6 +86,11 @@ def stuck(
 ) -> None:
     """List pending payments; --verify checks them at Paystack; --fix settles the fixable ones."""
     from proaudit_ops.cli.progress import progress_bar
+
+    if not fix:
+        refuse_idle_flags(ctx, "--fix", _fix_flags(dry_run, yes, live, show_sql, plan_out))
+        if not verify:
+            refuse_idle_flags(ctx, "--verify or --fix", {"--concurrency": concurrency is not None})
 
     window = parse_window(since, "--since")
     flag_older = parse_window(older_than, "--older-than") if older_than else None
@@ -139,6 +145,12 @@ def show(ctx: typer.Context, reference: Reference) -> None:
     from proaudit_ops.core.payments.show import show_payment
 
     run(ctx, lambda rt: show_payment(rt, reference), _render_show)
+
+
+def _fix_flags(dry_run: bool, yes: bool, live: bool, show_sql: bool, plan_out: object) -> dict[str, bool]:
+    """The mutation flags, in the order they are declared (the order the refusal names them)."""
+    flags = {"--dry-run": dry_run, "--yes": yes, "--live": live, "--show-sql": show_sql}
+    return {**flags, "--plan-out": plan_out is not None}
 
 
 # -- rendering --------------------------------------------------------------------------------

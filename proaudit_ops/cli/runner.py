@@ -61,6 +61,26 @@ def is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stderr.isatty()
 
 
+def refuse_idle_flags(ctx: typer.Context, needs: str, flags: dict[str, bool]) -> None:
+    """Flags that mean something only with `needs` are a usage error without it (exit 2).
+
+    Ignoring them would let an operator who typed `--dry-run` without `--fix` believe a fix was looked at.
+    """
+    given = [name for name, on in flags.items() if on]
+    if not given:
+        return
+    verb = "does" if len(given) == 1 else "do"
+    _fail(
+        global_options(ctx),
+        command_name(ctx),
+        ExitCode.USAGE,
+        "usage",
+        f"{', '.join(given)} {verb} nothing without {needs}: nothing was done",
+        f"add {needs}, or leave {'it' if len(given) == 1 else 'them'} out",
+        None,
+    )
+
+
 def load(opts: GlobalOptions, overrides: dict[str, Any] | None = None) -> Settings:
     from proaudit_ops.config import load_settings
 

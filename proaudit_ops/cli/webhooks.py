@@ -9,7 +9,7 @@ import typer
 
 from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.mutation import DryRun, Live, Yes, apply_options
-from proaudit_ops.cli.runner import run
+from proaudit_ops.cli.runner import refuse_idle_flags, run
 
 if TYPE_CHECKING:
     from proaudit_ops.core.webhooks.gaps import GapsResult
@@ -141,6 +141,10 @@ def gaps(
 ) -> None:
     """Payments Paystack reports as success that the app never processed."""
     from proaudit_ops.cli.options import parse_window
+
+    if not replay:
+        flags = {"--url": url is not None, "--dry-run": dry_run, "--yes": yes, "--live": live}
+        refuse_idle_flags(ctx, "--replay", flags)
     from proaudit_ops.core.webhooks.gaps import find_gaps, replay_gaps
 
     window = parse_window(since, "--since")
