@@ -244,11 +244,14 @@ def _render_status(result: object) -> None:
     table.add_row("total", str(result.total))
     out.print(table)
     rate = "—" if result.success_rate_pct is None else f"{result.success_rate_pct:.2f}%"
-    style = {"ok": "green", "no_data": "dim", "warning": "yellow", "critical": "bold red"}[result.level]
+    style = {"ok": "green", "no_data": "dim", "warning": "yellow", "critical": "bold red"}.get(result.level, "bold red")
     out.print(
         f"success rate {rate}: [{style}]{result.level}[/] "
         f"(warning below {result.warning_below_pct}%, critical below {result.critical_below_pct}%)"
     )
+    if result.diagnosis:
+        out.print(f"[{style}]{result.level}[/]: {result.diagnosis}")
+        out.print("next: proaudit payments stuck --verify; proaudit webhooks gaps --since 24h", markup=False)
 
 
 def _render_show(result: object) -> None:
