@@ -149,6 +149,26 @@ class LazyGroup(TyperGroup):
             sys.exit(exit_code)
         sys.exit(code if isinstance(code, int) else 0)
 
+    # Help and usage text piped into `head`: the reader left, nothing failed (exit 0, no traceback).
+    # A command's own output is handled by the funnel (runner.run_plain), which keeps its exit code.
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            from proaudit_ops.cli.runner import quiet_broken_pipe
+
+            quiet_broken_pipe()
+            raise typer.Exit(0) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            from proaudit_ops.cli.runner import quiet_broken_pipe
+
+            quiet_broken_pipe()
+            raise typer.Exit(0) from None
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, group.help) for name, group in GROUPS.items()])

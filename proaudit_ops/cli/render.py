@@ -10,6 +10,7 @@ no width limit at all: full values, lines unwrapped (grep and cut see what the d
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,20 +34,29 @@ FOLD: Kind = "fold"
 OPTIONAL: Kind = "optional"
 
 
-def console() -> Console:
-    """stdout: the terminal's width on a terminal, no width limit in a pipe."""
+@functools.cache
+def _console_class() -> type[Console]:
     from rich.console import Console
 
-    out = Console(highlight=False, soft_wrap=False)
+    class FunnelConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich would exit 1 ("finding") here; the error funnel decides instead (cli/runner.py).
+            self.quiet = True
+            raise BrokenPipeError
+
+    return FunnelConsole
+
+
+def console() -> Console:
+    """stdout: the terminal's width on a terminal, no width limit in a pipe."""
+    out = _console_class()(highlight=False, soft_wrap=False)
     if not out.is_terminal:
-        out = Console(highlight=False, soft_wrap=False, width=PIPE_WIDTH)
+        out = _console_class()(highlight=False, soft_wrap=False, width=PIPE_WIDTH)
     return out
 
 
 def err_console() -> Console:
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False)
+    return _console_class()(stderr=True, highlight=False)
 
 
 def money(value: Money | None) -> str:

@@ -8,6 +8,7 @@ and even then with secrets masked.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -51,6 +52,20 @@ def command_name(ctx: typer.Context) -> str:
 
 def stderr(message: str) -> None:
     typer.echo(message, err=True)
+
+
+def quiet_broken_pipe() -> None:
+    """The reader went away (`| head -1`): send the rest of stdout nowhere, quietly.
+
+    The Python docs' recipe (signal.html, "Note on SIGPIPE"): point stdout at devnull so the final
+    flush at exit cannot raise again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (an in-process test runner)
+        pass
 
 
 def is_interactive() -> bool:
@@ -147,12 +162,16 @@ def run_plain(ctx: typer.Context, body: Callable[[], tuple[R, int]], render: Cal
             "rerun with --debug and report the traceback",
             exc,
         )
-    if opts.json:
-        from proaudit_ops.jsonable import to_jsonable
+    try:
+        if opts.json:
+            from proaudit_ops.jsonable import to_jsonable
 
-        print_envelope(name, code, to_jsonable(result), [])
-    else:
-        render(result)
+            print_envelope(name, code, to_jsonable(result), [])
+        else:
+            render(result)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_broken_pipe()  # the command's own exit code stands: a finding is a finding, read or not
     raise typer.Exit(code)
 
 
@@ -173,5 +192,8 @@ def _fail(
     line = f"error: {message}" + (f" (next: {hint})" if hint else "")
     stderr(line)
     if opts.json:
-        print_envelope(name, code, None, [error_entry(kind, message, hint)])
+        try:
+            print_envelope(name, code, None, [error_entry(kind, message, hint)])
+        except BrokenPipeError:
+            quiet_broken_pipe()
     raise typer.Exit(code)
