@@ -56,7 +56,11 @@ def console() -> Console:
 
 
 def err_console() -> Console:
-    return _console_class()(stderr=True, highlight=False)
+    """stderr, by the same rule: a log file gets whole lines."""
+    out = _console_class()(stderr=True, highlight=False)
+    if not out.is_terminal:
+        out = _console_class()(stderr=True, highlight=False, width=PIPE_WIDTH)
+    return out
 
 
 def money(value: Money | None) -> str:

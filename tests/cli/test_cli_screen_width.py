@@ -93,3 +93,11 @@ def test_pipe_lines_are_not_wrapped(proaudit) -> None:
     text = screen(proaudit("payments", "stuck", "--verify", env=PIPED_60))
     summary = [line for line in text.splitlines() if line.startswith("5 pending; fixable:")]
     assert summary and summary[0].endswith("total ₦500,000.00"), text
+
+
+def test_prompt_details_on_a_piped_stderr_are_whole_lines(proaudit, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("proaudit_ops.cli.mutation.is_interactive", lambda: True)
+    ran = proaudit("webhooks", "retry-failed", input="n\n", env=PIPED_60)
+    assert ran.exit_code == 4
+    details = [line for line in ran.stderr.splitlines() if "reference=PSK-STUCK-0002" in line]
+    assert details and details[0].rstrip().endswith("timeout 30.00"), ran.stderr
