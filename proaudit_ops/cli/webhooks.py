@@ -215,6 +215,8 @@ def _delivery_row(label: str, d: object) -> list[str]:
 
 
 def _render_test(result: object) -> None:
+    from rich.text import Text
+
     from proaudit_ops.cli import render
     from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.webhooks.endpoint import EndpointTest
@@ -227,8 +229,9 @@ def _render_test(result: object) -> None:
         note = "dry run" if result.outcome == "planned" else "not confirmed"
         out.print(f"[yellow]{result.outcome}[/]: nothing was sent ({note})")
         return
+    # The error column is the start of the app's answer body: it may fold; the diagnosis below says what it means.
     table = render.Grid(
-        [Col("request"), Col("status", ESSENTIAL), Col("latency", OPTIONAL, "right"), Col("error", ESSENTIAL)],
+        [Col("request"), Col("status", ESSENTIAL), Col("latency", OPTIONAL, "right"), Col("error")],
         title=f"webhook endpoint {result.url}",
     )
     for label, delivery in (
@@ -239,9 +242,8 @@ def _render_test(result: object) -> None:
         if delivery is not None:
             table.add_row(*_delivery_row(label, delivery))
     out.print(table)
-    verdict = "[green]pass[/]" if result.passed else "[bold red]fail[/]"
-    out.print(verdict + ": ", end="")
-    out.print(result.diagnosis, markup=False)
+    verdict = ("pass", "green") if result.passed else ("fail", "bold red")
+    out.print(Text.assemble(verdict, ": ", result.diagnosis))  # the app's words are not markup
 
 
 def _render_replay(result: object) -> None:
