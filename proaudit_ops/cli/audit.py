@@ -157,10 +157,11 @@ def apply_command(
 
 
 def _render_log(result: object) -> None:
-    from rich.table import Table
+    from rich.text import Text
 
     from proaudit_ops.audit.ops import AuditListing
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
 
     assert isinstance(result, AuditListing)
     out = render.console()
@@ -169,9 +170,18 @@ def _render_log(result: object) -> None:
     if not result.records:
         out.print(f"no audit records{scope}{window}", markup=False)
         return
-    table = Table(title=f"audit records{scope}{window}", title_justify="left")
-    for column in ("seq", "time", "actor", "incident", "action", "target", "outcome"):
-        table.add_column(column, overflow="fold")
+    table = render.Grid(
+        [
+            Col("seq", ESSENTIAL, "right"),
+            Col("time", ESSENTIAL),
+            Col("actor", OPTIONAL),
+            Col("incident", OPTIONAL),
+            Col("action", ESSENTIAL),
+            Col("target", ESSENTIAL),
+            Col("outcome", ESSENTIAL),
+        ],
+        title=f"audit records{scope}{window}",
+    )
     for r in result.records:
         style = _OUTCOME_STYLE.get(r.outcome, "")
         table.add_row(
@@ -181,7 +191,7 @@ def _render_log(result: object) -> None:
             render.text(r.incident),
             r.action,
             render.text(r.target),
-            f"[{style}]{r.outcome}[/]" if style else r.outcome,
+            Text(r.outcome, style=style),
         )
     out.print(table)
     if len(result.records) == result.limit:
@@ -201,15 +211,12 @@ _OUTCOME_STYLE = {
 def _render_show(result: object) -> None:
     import json
 
-    from rich.table import Table
-
     from proaudit_ops.audit.records import AuditRecord
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, Col
 
     assert isinstance(result, AuditRecord)
-    table = Table(title=f"audit record {result.seq}", title_justify="left", show_header=False)
-    table.add_column("field")
-    table.add_column("value", overflow="fold")
+    table = render.Grid([Col("field"), Col("value", ESSENTIAL)], title=f"audit record {result.seq}", show_header=False)
     for name, value in (
         ("time", render.when(result.ts)),
         ("actor", result.actor),

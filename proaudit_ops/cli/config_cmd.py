@@ -27,18 +27,14 @@ def check(ctx: typer.Context) -> None:
 
 
 def _render_show(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.config_report import ConfigShowResult
 
     assert isinstance(result, ConfigShowResult)
     out = render.console()
     out.print(f"mode: {result.mode}   profile: {result.profile or '—'}   file: {result.config_file or '—'}")
-    table = Table()
-    table.add_column("key")
-    table.add_column("value")
-    table.add_column("source")
+    table = render.Grid([Col("key", ESSENTIAL), Col("value", ESSENTIAL), Col("source", OPTIONAL)])
     for item in result.values:
         table.add_row(item.key, render.text(item.value), item.source)
     out.print(table)

@@ -48,6 +48,72 @@ def group_app(name: str, *, no_args_is_help: bool = True) -> typer.Typer:
     )
 
 
+# The root's options (app.py). Lifted to the front when typed after the subcommand, so
+# `proaudit payments verify X --json` means `proaudit --json payments verify X`.
+GLOBAL_FLAGS = frozenset({"--json", "--debug"})
+GLOBAL_VALUES = frozenset({"--config", "--profile", "--incident"})
+
+
+def _own_options(command: Any) -> dict[str, bool]:
+    """A command's option names -> whether the option takes a value."""
+    own: dict[str, bool] = {}
+    for param in getattr(command, "params", []):
+        if getattr(param, "param_type_name", None) != "option":
+            continue
+        takes_value = not (getattr(param, "is_flag", False) or getattr(param, "count", False))
+        for name in (*param.opts, *param.secondary_opts):
+            own[name] = takes_value
+    return own
+
+
+def lift_global_options(root: Any, argv: list[str]) -> list[str]:
+    """Move global options found after the subcommand (and before a `--`) to the front.
+
+    An option the subcommand declares itself stays where it is (it is the subcommand's), and a
+    value of one of its options is never mistaken for a global option. Unknown commands are left
+    for the parser to report.
+    """
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "--":  # the root's own options
+        i += 2 if argv[i] in GLOBAL_VALUES else 1
+    if i >= len(argv) or argv[i] == "--":
+        return argv
+    try:
+        command = root.get_command(None, argv[i])
+        i += 1
+        while command is not None and hasattr(command, "commands") and i < len(argv) and not argv[i].startswith("-"):
+            command = command.get_command(None, argv[i])
+            i += 1
+    except Exception:  # a group that fails to import reports itself when it is invoked
+        return argv
+    if command is None:
+        return argv
+    own = _own_options(command)
+    lifted: list[str] = []
+    kept = argv[:i]
+    while i < len(argv):
+        arg = argv[i]
+        name = arg.split("=", 1)[0]
+        if arg == "--":
+            kept += argv[i:]
+            break
+        if name in own:
+            takes = own[name] and "=" not in arg
+            kept += argv[i : i + (2 if takes else 1)]
+            i += 2 if takes else 1
+        elif name in GLOBAL_FLAGS and arg == name:
+            lifted.append(arg)
+            i += 1
+        elif name in GLOBAL_VALUES:
+            takes = "=" not in arg
+            lifted += argv[i : i + (2 if takes else 1)]
+            i += 2 if takes else 1
+        else:
+            kept.append(arg)
+            i += 1
+    return lifted + kept
+
+
 class LazyGroup(TyperGroup):
     """A root group whose subcommands are imported on first use."""
 
@@ -67,8 +133,9 @@ class LazyGroup(TyperGroup):
         self, args: Any = None, prog_name: str | None = None, *, standalone_mode: bool = True, **extra: Any
     ) -> Any:
         """A usage error caught by the parser is one `error:` line like every other error (and,
-        with --json, the one JSON envelope); help and a missing subcommand still print help."""
-        argv = list(sys.argv[1:] if args is None else args)
+        with --json, the one JSON envelope); help and a missing subcommand still print help.
+        Global options given after the subcommand are lifted to the front first."""
+        argv = lift_global_options(self, list(sys.argv[1:] if args is None else args))
         if not standalone_mode:
             return super().main(argv, prog_name, standalone_mode=standalone_mode, **extra)
         json_mode = "--json" in argv
@@ -93,6 +160,26 @@ class LazyGroup(TyperGroup):
                 print_envelope(name or "proaudit", exc.exit_code, None, [error_entry("usage", message, hint)])
             sys.exit(exc.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
+
+    # Help and usage text piped into `head`: the reader left, nothing failed (exit 0, no traceback).
+    # A command's own output is handled by the funnel (runner.run_plain), which keeps its exit code.
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            from proaudit_ops.cli.runner import quiet_broken_pipe
+
+            quiet_broken_pipe()
+            raise typer.Exit(0) from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            from proaudit_ops.cli.runner import quiet_broken_pipe
+
+            quiet_broken_pipe()
+            raise typer.Exit(0) from None
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         with formatter.section("Commands"):

@@ -46,19 +46,23 @@ def apply_options(runtime: Runtime, *, dry_run: bool, yes: bool, live: bool, pla
 
 
 def render_guard_result(result: GuardResult | None, *, show_sql: bool, sql: list[str] | None = None) -> None:
-    """What happened to a plan: the diff (unless the prompt already showed it), then the outcome."""
+    """What happened to a plan: the diff (unless the prompt showed it here), the rows after, the outcome."""
     from proaudit_ops.cli import render
-    from proaudit_ops.cli.plan_view import render_plan
+    from proaudit_ops.cli.plan_view import after_table, render_plan
 
     out = render.console()
     if result is None:
         return
-    if result.plan is not None and result.outcome in ("planned", "applied") and not result.prompted:
-        render_plan(result.plan)
+    # A prompt shows the plan on stdout only when stdout is the terminal; a piped log still gets it.
+    shown = result.prompted and out.is_terminal
+    if result.plan is not None and result.outcome in ("planned", "applied") and not shown:
+        render_plan(result.plan, out)
     if show_sql and sql:
         for statement in sql:
             out.print(statement, markup=False)
     if result.outcome == "applied":
+        if result.plan is not None and result.rows:
+            out.print(after_table(result.plan, result.rows))
         seq = f" (audit #{result.audit_seq})" if result.audit_seq is not None else ""
         out.print(f"[green]applied[/]: {len(result.rows)} row(s) changed{seq}")
     elif result.outcome == "planned":

@@ -17,7 +17,7 @@ from proaudit_ops.cli.mutation import (
     render_guard_result,
 )
 from proaudit_ops.cli.options import parse_age, parse_window
-from proaudit_ops.cli.runner import run
+from proaudit_ops.cli.runner import refuse_idle_flags, run
 
 if TYPE_CHECKING:
     from proaudit_ops.core.payments.fix import FixResult
@@ -42,6 +42,7 @@ def verify(
 ) -> None:
     """Compare a payment in the database with Paystack and diagnose it (read-only unless --fix)."""
     if not fix:
+        refuse_idle_flags(ctx, "--fix", _fix_flags(dry_run, yes, live, show_sql, plan_out))
         from proaudit_ops.core.payments.verify import verify_payment
 
         run(
@@ -85,6 +86,11 @@ def stuck(
 ) -> None:
     """List pending payments; --verify checks them at Paystack; --fix settles the fixable ones."""
     from proaudit_ops.cli.progress import progress_bar
+
+    if not fix:
+        refuse_idle_flags(ctx, "--fix", _fix_flags(dry_run, yes, live, show_sql, plan_out))
+        if not verify:
+            refuse_idle_flags(ctx, "--verify or --fix", {"--concurrency": concurrency is not None})
 
     window = parse_window(since, "--since")
     flag_older = parse_age(older_than, "--older-than") if older_than is not None else None
@@ -150,20 +156,26 @@ def show(ctx: typer.Context, reference: Reference) -> None:
     run(ctx, lambda rt: show_payment(rt, reference), _render_show)
 
 
+def _fix_flags(dry_run: bool, yes: bool, live: bool, show_sql: bool, plan_out: object) -> dict[str, bool]:
+    """The mutation flags, in the order they are declared (the order the refusal names them)."""
+    flags = {"--dry-run": dry_run, "--yes": yes, "--live": live, "--show-sql": show_sql}
+    return {**flags, "--plan-out": plan_out is not None}
+
+
 # -- rendering --------------------------------------------------------------------------------
 
 
 def _render_verify(result: object, *, hint: bool = True) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, Col
     from proaudit_ops.core.payments.verify import VerifyResult
 
     assert isinstance(result, VerifyResult)
     db, ps = result.database, result.paystack
-    table = Table(title=f"payment {result.reference}", title_justify="left")
-    for column in ("field", "database", "paystack"):
-        table.add_column(column)
+    table = render.Grid(
+        [Col("field"), Col("database", ESSENTIAL), Col("paystack", ESSENTIAL)],
+        title=f"payment {result.reference}",
+    )
     if not db.found or not ps.found:
         table.add_row("found", "yes" if db.found else "NO", "yes" if ps.found else "NO")
     table.add_row("status", render.text(db.status), render.text(ps.status))
@@ -184,28 +196,29 @@ def _render_fix(result: object, show_sql: bool) -> None:
     from proaudit_ops.core.payments.fix import FixResult
 
     assert isinstance(result, FixResult)
-    # The diagnosis as found; once a fix is applied or planned, its "next: --fix" hint is moot.
-    _render_verify(result.verify, hint=result.outcome == "not_fixable")
+    # The diagnosis as found, unless the fix changed it: then the rows after the change say what is true now.
+    # Once a fix is applied or planned, its "next: --fix" hint is moot.
+    if result.outcome != "applied":
+        _render_verify(result.verify, hint=result.outcome == "not_fixable")
     render_guard_result(result.guard, show_sql=show_sql, sql=result.sql)
 
 
 def _render_stuck(result: object, show_sql: bool) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.payments.stuck import StuckResult, settled_summary
 
     assert isinstance(result, StuckResult)
     out = render.console()
-    table = Table(title=f"pending payments older than {result.older_than_minutes} min", title_justify="left")
-    for column in (
-        "reference",
-        "amount",
-        "age",
-        *(("paystack", "diagnosis") if result.verified else ()),
-    ):
-        table.add_column(column)
-    for item in result.items:
+    applied = result.fix_outcome == "applied"
+    # After a fix, the payments it settled are no longer pending: list only the rest, then the rows as changed.
+    items = [i for i in result.items if i.reference not in result.fixed] if applied else result.items
+    columns = [Col("reference", ESSENTIAL), Col("amount", ESSENTIAL, "right"), Col("age", OPTIONAL, "right")]
+    if result.verified:
+        columns += [Col("paystack", OPTIONAL), Col("diagnosis", ESSENTIAL)]
+    title = "still pending" if applied else "pending payments"
+    table = render.Grid(columns, title=f"{title} older than {result.older_than_minutes} min")
+    for item in items:
         cells = [item.reference, item.amount.format(), f"{item.age_minutes} min"]
         if result.verified:
             cells += [
@@ -213,8 +226,11 @@ def _render_stuck(result: object, show_sql: bool) -> None:
                 item.error or (item.diagnosis.value if item.diagnosis else "—"),
             ]
         table.add_row(*cells)
-    out.print(table)
-    if result.verified:
+    if items:
+        out.print(table)
+    if applied:
+        out.print(f"{len(result.fixed)} fixed; {len(items)} still pending", markup=False)
+    elif result.verified:
         out.print(f"{len(result.items)} pending; fixable: {settled_summary(result.fixable)}", markup=False)
     else:
         out.print(f"{len(result.items)} pending (add --verify to check them at Paystack)")
@@ -222,32 +238,34 @@ def _render_stuck(result: object, show_sql: bool) -> None:
 
 
 def _render_status(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, Col
     from proaudit_ops.core.payments.status import StatusResult
 
     assert isinstance(result, StatusResult)
     out = render.console()
-    table = Table(title=f"payments since {render.when(result.since)}", title_justify="left")
-    table.add_column("status")
-    table.add_column("count", justify="right")
+    table = render.Grid(
+        [Col("status", ESSENTIAL), Col("count", ESSENTIAL, "right")],
+        title=f"payments since {render.when(result.since)}",
+    )
     for status_name, count in result.counts.items():
         table.add_row(status_name, str(count))
     table.add_row("total", str(result.total))
     out.print(table)
     rate = "—" if result.success_rate_pct is None else f"{result.success_rate_pct:.2f}%"
-    style = {"ok": "green", "no_data": "dim", "warning": "yellow", "critical": "bold red"}[result.level]
+    style = {"ok": "green", "no_data": "dim", "warning": "yellow", "critical": "bold red"}.get(result.level, "bold red")
     out.print(
         f"success rate {rate}: [{style}]{result.level}[/] "
         f"(warning below {result.warning_below_pct}%, critical below {result.critical_below_pct}%)"
     )
+    if result.diagnosis:
+        out.print(f"[{style}]{result.level}[/]: {result.diagnosis}")
+        out.print("next: proaudit payments stuck --verify; proaudit webhooks gaps --since 24h", markup=False)
 
 
 def _render_show(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.payments.show import PaymentDetails
 
     assert isinstance(result, PaymentDetails)
@@ -257,15 +275,20 @@ def _render_show(result: object) -> None:
         ("organization", result.organization),
         ("subscription", result.subscription),
     ):
-        table = Table(title=title, title_justify="left", show_header=False)
-        table.add_column("field")
-        table.add_column("value")
+        table = render.Grid([Col("field"), Col("value", ESSENTIAL)], title=title, show_header=False)
         for key, value in (row or {}).items():
             table.add_row(key, render.value(key, value, (row or {}).get("currency")))
         out.print(table)
-    trail = Table(title="audit records", title_justify="left")
-    for column in ("seq", "time", "actor", "action", "outcome"):
-        trail.add_column(column)
+    trail = render.Grid(
+        [
+            Col("seq", ESSENTIAL, "right"),
+            Col("time", ESSENTIAL),
+            Col("actor", OPTIONAL),
+            Col("action", ESSENTIAL),
+            Col("outcome", ESSENTIAL),
+        ],
+        title="audit records",
+    )
     for record in result.audit:
         trail.add_row(str(record.seq), render.when(record.ts), record.actor, record.action, record.outcome)
     out.print(trail if result.audit else "no audit records for this payment")

@@ -6,12 +6,15 @@ rich is imported inside the functions (`proaudit --help` must stay light).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from proaudit_ops.timeutil import iso
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.table import Table
 
+    from proaudit_ops.cli.render import Grid
     from proaudit_ops.protocols.plan import Plan, RowChange
 
 
@@ -25,6 +28,8 @@ def cell(column: str, value: Any, currency: str | None) -> str:
         return describe_amount(value, currency or "NGN")
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, datetime):
+        return iso(value) or str(value)
     return str(value)
 
 
@@ -41,19 +46,22 @@ def guard_text(change: RowChange) -> str:
     return " and ".join(parts) or "—"
 
 
-def plan_table(plan: Plan) -> Table:
-    from rich.table import Table
+def plan_table(plan: Plan) -> Grid:
+    from proaudit_ops.cli.render import ESSENTIAL, Col, Grid
 
     rows = plan.expected_rows
     tables = ", ".join(sorted({c.table for c in plan.changes})) or "—"
-    table = Table(
+    table = Grid(
+        [
+            Col("row", ESSENTIAL),
+            Col("column"),
+            Col("before", ESSENTIAL),
+            Col("after", ESSENTIAL),
+            Col("only if still", ESSENTIAL),
+        ],
         title=f"plan {plan.action}: {rows} row(s) in {tables}",
-        title_justify="left",
         caption=f"plan {plan.plan_hash[:12]} · {plan.reason}",
-        caption_justify="left",
     )
-    for column in ("row", "column", "before", "after", "only if still"):
-        table.add_column(column, overflow="fold")
     for change in plan.changes:
         currency = row_currency(change)
         first = True
@@ -69,6 +77,24 @@ def plan_table(plan: Plan) -> Table:
             first = False
         for name in change.touch:  # set to the time of apply, not a value in the plan
             table.add_row("", name, cell(name, change.before.get(name), currency), "now", "")
+        table.add_section()
+    return table
+
+
+def after_table(plan: Plan, rows: list[dict[str, Any]]) -> Grid:
+    """The changed columns as the UPDATE returned them: the state the fix left behind."""
+    from proaudit_ops.cli.render import ESSENTIAL, Col, Grid
+
+    table = Grid(
+        [Col("row", ESSENTIAL), Col("column"), Col("now", ESSENTIAL)],
+        title=f"after the change: {len(rows)} row(s) as the database returned them",
+    )
+    for change, row in zip(plan.changes, rows, strict=False):
+        currency = row.get("currency") if isinstance(row.get("currency"), str) else row_currency(change)
+        first = True
+        for name in change.new_values:
+            table.add_row(f"{change.table} {change.label}" if first else "", name, cell(name, row.get(name), currency))
+            first = False
         table.add_section()
     return table
 

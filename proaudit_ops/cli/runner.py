@@ -8,6 +8,7 @@ and even then with secrets masked.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -53,8 +54,46 @@ def stderr(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def quiet_broken_pipe() -> None:
+    """The reader went away (`| head -1`): send the rest of stdout nowhere, quietly.
+
+    The Python docs' recipe (signal.html, "Note on SIGPIPE"): point stdout at devnull so the final
+    flush at exit cannot raise again.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor (an in-process test runner)
+        pass
+
+
 def is_interactive() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
+    """Someone can be asked: answers come from stdin and the question goes to stderr, both a terminal.
+
+    stdout does not matter (`--fix | tee log` still prompts, as terraform does): it carries data only.
+    """
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def refuse_idle_flags(ctx: typer.Context, needs: str, flags: dict[str, bool]) -> None:
+    """Flags that mean something only with `needs` are a usage error without it (exit 2).
+
+    Ignoring them would let an operator who typed `--dry-run` without `--fix` believe a fix was looked at.
+    """
+    given = [name for name, on in flags.items() if on]
+    if not given:
+        return
+    verb = "does" if len(given) == 1 else "do"
+    _fail(
+        global_options(ctx),
+        command_name(ctx),
+        ExitCode.USAGE,
+        "usage",
+        f"{', '.join(given)} {verb} nothing without {needs}: nothing was done",
+        f"add {needs}, or leave {'it' if len(given) == 1 else 'them'} out",
+        None,
+    )
 
 
 def load(opts: GlobalOptions, overrides: dict[str, Any] | None = None) -> Settings:
@@ -123,12 +162,16 @@ def run_plain(ctx: typer.Context, body: Callable[[], tuple[R, int]], render: Cal
             "rerun with --debug and report the traceback",
             exc,
         )
-    if opts.json:
-        from proaudit_ops.jsonable import to_jsonable
+    try:
+        if opts.json:
+            from proaudit_ops.jsonable import to_jsonable
 
-        print_envelope(name, code, to_jsonable(result), [])
-    else:
-        render(result)
+            print_envelope(name, code, to_jsonable(result), [])
+        else:
+            render(result)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_broken_pipe()  # the command's own exit code stands: a finding is a finding, read or not
     raise typer.Exit(code)
 
 
@@ -149,5 +192,8 @@ def _fail(
     line = f"error: {message}" + (f" (next: {hint})" if hint else "")
     stderr(line)
     if opts.json:
-        print_envelope(name, code, None, [error_entry(kind, message, hint)])
+        try:
+            print_envelope(name, code, None, [error_entry(kind, message, hint)])
+        except BrokenPipeError:
+            quiet_broken_pipe()
     raise typer.Exit(code)

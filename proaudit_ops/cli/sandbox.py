@@ -46,11 +46,19 @@ def status(ctx: typer.Context) -> None:
 
 
 @app.command("reset")
-def reset(ctx: typer.Context) -> None:
-    """Delete the sandbox and seed it again (timestamps relative to now)."""
+def reset(
+    ctx: typer.Context,
+    force: Annotated[
+        bool, typer.Option("--force", help="Reset even while another proaudit process uses the sandbox.")
+    ] = False,
+) -> None:
+    """Delete the sandbox and seed it again (timestamps relative to now).
+
+    Refused (exit 4) while another proaudit process (a `sandbox serve`, a command) uses it, unless --force.
+    """
     from proaudit_ops.sandbox.home import reset_sandbox
 
-    run(ctx, lambda rt: reset_sandbox(rt.settings.sandbox_db_path()), _render_summary)
+    run(ctx, lambda rt: reset_sandbox(rt.settings.sandbox_db_path(), force=force), _render_summary)
 
 
 @app.command("serve")
@@ -120,18 +128,18 @@ def serve(
 
 
 def _render_summary(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, Col
     from proaudit_ops.sandbox.home import SandboxSummary
 
     assert isinstance(result, SandboxSummary)
     out = render.console()
+    if result.in_use_by:
+        pids = ", ".join(map(str, result.in_use_by))
+        stderr(f"warning: reset under running process(es) pid {pids}: they still hold the old database; restart them")
     out.print(f"sandbox: {result.path} (seeded {render.when(result.seeded_at)})")
     out.print(f"organizations: {result.organizations}   refunds at Paystack: {result.refunds}")
-    counts = Table(title="rows by status", title_justify="left")
-    counts.add_column("what")
-    counts.add_column("by status")
+    counts = render.Grid([Col("what"), Col("by status", ESSENTIAL)], title="rows by status")
     for label, values in (
         ("payments (DB)", result.payments_by_status),
         ("transactions (Paystack)", result.paystack_by_status),
@@ -139,9 +147,7 @@ def _render_summary(result: object) -> None:
     ):
         counts.add_row(label, ", ".join(f"{k} {v}" for k, v in values.items()) or "—")
     out.print(counts)
-    refs = Table(title="seeded references", title_justify="left")
-    refs.add_column("reference")
-    refs.add_column("what it shows")
+    refs = render.Grid([Col("reference", ESSENTIAL), Col("what it shows", ESSENTIAL)], title="seeded references")
     for reference, meaning in result.references.items():
         refs.add_row(reference, meaning)
     out.print(refs)

@@ -9,9 +9,10 @@ import typer
 from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.mutation import DryRun, Live, Yes, apply_options
 from proaudit_ops.cli.options import MAX_HOURS
-from proaudit_ops.cli.runner import run
+from proaudit_ops.cli.runner import refuse_idle_flags, run
 
 if TYPE_CHECKING:
+    from proaudit_ops.core.webhooks.endpoint import EndpointTest
     from proaudit_ops.core.webhooks.gaps import GapsResult
     from proaudit_ops.core.webhooks.replay import ReplayResult
     from proaudit_ops.core.webhooks.retry_failed import RetryFailedResult
@@ -64,11 +65,25 @@ def verify_signature(
 
 
 @app.command("test")
-def endpoint_test(ctx: typer.Context, url: Url = None) -> None:
-    """Send a signed and a wrongly signed event: pass only if the first is accepted and the second rejected."""
+def endpoint_test(
+    ctx: typer.Context,
+    url: Url = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    live: Live = False,
+) -> None:
+    """Send a signed and a wrongly signed event: pass only if the first is accepted and the second rejected.
+
+    With a live key the probe reaches the production inbox: it needs --live and a confirmation (or --yes).
+    """
+    from proaudit_ops.cli.confirm import confirm_proposal
     from proaudit_ops.core.webhooks.endpoint import probe_endpoint
 
-    run(ctx, lambda rt: probe_endpoint(rt, url), _render_test, exit_code=lambda r: r.exit_code)
+    def call(rt: Runtime) -> EndpointTest:
+        options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None)
+        return probe_endpoint(rt, url, options, confirm_proposal)
+
+    run(ctx, call, _render_test, exit_code=lambda r: r.exit_code)
 
 
 @app.command("replay")
@@ -147,6 +162,10 @@ def gaps(
 ) -> None:
     """Payments Paystack reports as success that the app never processed."""
     from proaudit_ops.cli.options import parse_window
+
+    if not replay:
+        flags = {"--url": url is not None, "--dry-run": dry_run, "--yes": yes, "--live": live}
+        refuse_idle_flags(ctx, "--replay", flags)
     from proaudit_ops.core.webhooks.gaps import find_gaps, replay_gaps
 
     window = parse_window(since, "--since")
@@ -202,29 +221,35 @@ def _delivery_row(label: str, d: object) -> list[str]:
 
 
 def _render_test(result: object) -> None:
-    from rich.table import Table
+    from rich.text import Text
 
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.webhooks.endpoint import EndpointTest
 
     assert isinstance(result, EndpointTest)
-    table = Table(title=f"webhook endpoint {result.url}", title_justify="left")
-    for column in ("request", "status", "latency", "error"):
-        table.add_column(column)
-    table.add_row(*_delivery_row("signed (must be accepted)", result.signed))
-    table.add_row(*_delivery_row("wrong signature (must be rejected)", result.wrongly_signed))
-    table.add_row(*_delivery_row("no signature (must be rejected)", result.unsigned))
     out = render.console()
+    if result.outcome in ("planned", "aborted"):
+        what = "would be sent" if result.outcome == "planned" else "was not sent"
+        out.print(f"a test event (one signed, two forged) {what} to {result.url}", markup=False)
+        note = "dry run" if result.outcome == "planned" else "not confirmed"
+        out.print(f"[yellow]{result.outcome}[/]: nothing was sent ({note})")
+        return
+    # The error column is the start of the app's answer body: it may fold; the diagnosis below says what it means.
+    table = render.Grid(
+        [Col("request"), Col("status", ESSENTIAL), Col("latency", OPTIONAL, "right"), Col("error")],
+        title=f"webhook endpoint {result.url}",
+    )
+    for label, delivery in (
+        ("signed (must be accepted)", result.signed),
+        ("wrong signature (must be rejected)", result.wrongly_signed),
+        ("no signature (must be rejected)", result.unsigned),
+    ):
+        if delivery is not None:
+            table.add_row(*_delivery_row(label, delivery))
     out.print(table)
-    if result.passed:
-        out.print("[green]pass[/]: accepts signed events and rejects forged ones")
-    elif not result.accepts_signed:
-        out.print(
-            "[bold red]fail[/]: a correctly signed event was not accepted "
-            "(is the app's secret the Paystack secret key?)"
-        )
-    else:
-        out.print("[bold red]fail[/]: a forged event was not rejected: the endpoint does not check signatures")
+    verdict = ("pass", "green") if result.passed else ("fail", "bold red")
+    out.print(Text.assemble(verdict, ": ", result.diagnosis))  # the app's words are not markup
 
 
 def _render_replay(result: object) -> None:
@@ -248,9 +273,8 @@ def _render_replay(result: object) -> None:
 
 
 def _render_retry(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.webhooks.retry_failed import RetryFailedResult
 
     assert isinstance(result, RetryFailedResult)
@@ -266,9 +290,18 @@ def _render_retry(result: object) -> None:
             "nothing was sent"
         )
         return
-    table = Table(title=f"redelivered to {result.url}", title_justify="left")
-    for column in ("event", "reference", "status", "latency", "inbox", "outcome", "error"):
-        table.add_column(column)
+    table = render.Grid(
+        [
+            Col("event", OPTIONAL),
+            Col("reference", ESSENTIAL),
+            Col("status", ESSENTIAL),
+            Col("latency", OPTIONAL, "right"),
+            Col("inbox", ESSENTIAL),
+            Col("outcome", ESSENTIAL),
+            Col("error", ESSENTIAL),
+        ],
+        title=f"redelivered to {result.url}",
+    )
     for r in result.redeliveries:
         d = r.delivery
         table.add_row(
@@ -289,19 +322,22 @@ def _render_retry(result: object) -> None:
 
 
 def _render_gaps(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.webhooks.gaps import GapsResult
 
     assert isinstance(result, GapsResult)
     out = render.console()
-    table = Table(
+    table = render.Grid(
+        [
+            Col("reference", ESSENTIAL),
+            Col("amount", ESSENTIAL, "right"),
+            Col("paid_at", ESSENTIAL),
+            Col("database", OPTIONAL),
+            Col("why", ESSENTIAL),
+        ],
         title=f"Paystack successes since {render.when(result.since)} the app never processed",
-        title_justify="left",
     )
-    for column in ("reference", "amount", "paid_at", "database", "why"):
-        table.add_column(column)
     for gap in result.gaps:
         table.add_row(
             gap.reference,

@@ -4,21 +4,30 @@
 `BEGIN IMMEDIATE` transaction (DDL is transactional in SQLite): the first process creates the
 billing schema and the sim schema, seeds both and writes the `sim_meta` marker; any other
 process waits on the write lock, then sees the marker and does nothing.
+
+Who is using the sandbox: every engine from `ensure_sandbox` holds a shared advisory lock
+(flock) on `sandbox.db.lock` until it is disposed; `reset_sandbox` needs it exclusively, so a
+reset never deletes the database under a running `sandbox serve` or command (unless forced).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
-from dataclasses import dataclass, field
+import os
+import time
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, event, func, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from proaudit_ops.db.engine import describe_db_error, make_engine
 from proaudit_ops.db.schema import metadata, organizations, payment_transactions, webhook_events
-from proaudit_ops.errors import ConfigError
+from proaudit_ops.errors import ConfigError, Refused
 from proaudit_ops.sandbox.dataset import SEEDED_REFERENCES
 from proaudit_ops.sandbox.seed import seed_billing, seed_simulator
 from proaudit_ops.sandbox.state import sim_meta, sim_metadata, sim_refunds, sim_transactions
@@ -26,6 +35,7 @@ from proaudit_ops.timeutil import parse_iso, utcnow
 
 SEEDED_AT = "seeded_at"
 SCHEMA_FINGERPRINT = "schema_fingerprint"
+RESET_WAIT_S = 30.0  # how long a user waits for a reset in progress
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,7 @@ class SandboxSummary:
     paystack_by_status: dict[str, int]
     refunds: int
     references: dict[str, str] = field(default_factory=lambda: dict(SEEDED_REFERENCES))
+    in_use_by: list[int] = field(default_factory=list)  # pids a forced reset replaced the database under
 
 
 def sandbox_url(db_path: Path) -> str:
@@ -67,9 +78,70 @@ def _marker(engine: Engine) -> tuple[str | None, str | None]:
         return None, None
 
 
-def ensure_sandbox(db_path: Path) -> Engine:
-    """An engine on the sandbox file, creating and seeding it (now = utcnow) if needed."""
+def lock_path(db_path: Path) -> Path:
+    return Path(f"{Path(db_path).expanduser()}.lock")
+
+
+def _open_lock(db_path: Path) -> IO[str]:
+    try:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        return open(lock_path(db_path), "a+")  # held open for the engine's lifetime: closing releases the lock
+    except OSError as exc:
+        raise ConfigError(f"cannot create the sandbox lock {lock_path(db_path)}: {exc.strerror}") from None
+
+
+def _try_lock(lock: IO[str], mode: int) -> bool:
+    try:
+        fcntl.flock(lock, mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def lock_holders(db_path: Path) -> list[int]:
+    """The pids holding a lock on the sandbox's lock file (Linux /proc/locks; [] where unknown)."""
+    try:
+        st = os.stat(lock_path(db_path))
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return []
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    pids: set[int] = set()
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  READ 1234 08:01:5678 0 EOF"; "1: -> FLOCK ..." is a waiter, not a holder
+        if len(fields) >= 6 and fields[1] != "->" and fields[5] == device and fields[4].isdigit():
+            pids.add(int(fields[4]))
+    return sorted(pids)
+
+
+def ensure_sandbox(db_path: Path, *, wait_s: float = RESET_WAIT_S) -> Engine:
+    """An engine on the sandbox file, creating and seeding it (now = utcnow) if needed.
+
+    The engine holds the shared "in use" lock until it is disposed; a reset in progress is waited for.
+    """
     db_path = Path(db_path).expanduser()
+    lock = _open_lock(db_path)
+    deadline = time.monotonic() + wait_s
+    while not _try_lock(lock, fcntl.LOCK_SH):
+        if time.monotonic() >= deadline:
+            lock.close()
+            raise Refused(
+                f"the sandbox {db_path} is being reset by another process",
+                hint="wait for `proaudit sandbox reset` to finish, then retry",
+            )
+        time.sleep(0.05)
+    try:
+        engine = _open(db_path)
+    except BaseException:
+        lock.close()
+        raise
+    event.listen(engine, "engine_disposed", lambda _engine: lock.close())
+    return engine
+
+
+def _open(db_path: Path) -> Engine:
+    """The sandbox engine, created and seeded if needed, without taking the in-use lock."""
     url = sandbox_url(db_path)
     try:
         db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,21 +185,36 @@ def _create(engine: Engine) -> None:
             )
 
 
-def reset_sandbox(db_path: Path) -> SandboxSummary:
-    """Delete the sandbox file and build it again; the counts of what is in it now."""
+def reset_sandbox(db_path: Path, *, force: bool = False) -> SandboxSummary:
+    """Delete the sandbox file and build it again; the counts of what is in it now.
+
+    Refused (exit 4) while another process uses the sandbox, naming it when the OS says who:
+    its open database would be deleted under it. `force` does it anyway and reports the pids.
+    """
     db_path = Path(db_path).expanduser()
-    for suffix in ("", "-wal", "-shm", "-journal"):
+    with contextlib.closing(_open_lock(db_path)) as lock:
+        users: list[int] = []
+        if not _try_lock(lock, fcntl.LOCK_EX):
+            users = lock_holders(db_path)
+            if not force:
+                who = f" (pid {', '.join(map(str, users))})" if users else ""
+                raise Refused(
+                    f"the sandbox {db_path} is in use by another proaudit process{who}: "
+                    "a reset would replace its database under it",
+                    hint="stop it first (e.g. Ctrl-C `proaudit sandbox serve`), or rerun with --force",
+                )
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                Path(f"{db_path}{suffix}").unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise ConfigError(f"cannot delete {db_path}{suffix}: {exc.strerror}") from None
+        engine = _open(db_path)
         try:
-            Path(f"{db_path}{suffix}").unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise ConfigError(f"cannot delete {db_path}{suffix}: {exc.strerror}") from None
-    engine = ensure_sandbox(db_path)
-    try:
-        return sandbox_summary(engine, db_path)
-    finally:
-        engine.dispose()
+            return replace(sandbox_summary(engine, db_path), in_use_by=users)
+        finally:
+            engine.dispose()
 
 
 def sandbox_status(db_path: Path) -> SandboxSummary:

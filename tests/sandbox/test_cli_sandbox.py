@@ -91,3 +91,35 @@ def test_serve_answers_until_sigterm(isolated_env: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+HOLDER = """
+import sys
+from pathlib import Path
+from proaudit_ops.sandbox.home import ensure_sandbox
+engine = ensure_sandbox(Path(sys.argv[1]))
+print("ready", flush=True)
+sys.stdin.read()
+engine.dispose()
+"""
+
+
+def test_reset_while_another_process_uses_the_sandbox_is_refused_unless_forced(isolated_env: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(isolated_env / "sandbox.db")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        refused = CliRunner().invoke(_root(), ["sandbox", "reset"])
+        assert refused.exit_code == 4, refused.output
+        assert f"pid {proc.pid}" in refused.stderr
+        assert "--force" in refused.stderr
+        forced = CliRunner().invoke(_root(), ["sandbox", "reset", "--force"])
+        assert forced.exit_code == 0, forced.output
+        assert f"pid {proc.pid}" in forced.stderr and "restart them" in forced.stderr
+    finally:
+        proc.communicate("", timeout=30)
+    assert CliRunner().invoke(_root(), ["sandbox", "reset"]).exit_code == 0

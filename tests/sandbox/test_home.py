@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
+import subprocess
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, update
 
 from proaudit_ops.db.schema import organizations, payment_transactions
-from proaudit_ops.errors import ConfigError
+from proaudit_ops.errors import ConfigError, Refused
 from proaudit_ops.sandbox.home import (
     SCHEMA_FINGERPRINT,
     ensure_sandbox,
+    lock_path,
     reset_sandbox,
     sandbox_summary,
 )
@@ -110,4 +115,65 @@ def test_a_sandbox_from_another_version_asks_for_a_reset(tmp_path: Path) -> None
         ensure_sandbox(path)
     assert caught.value.hint == "run: proaudit sandbox reset"
     reset_sandbox(path)
+    ensure_sandbox(path).dispose()
+
+
+# -- issue 11 §6: a reset never replaces the database under another process ---------------------
+
+HOLDER = """
+import sys
+from pathlib import Path
+from proaudit_ops.sandbox.home import ensure_sandbox
+engine = ensure_sandbox(Path(sys.argv[1]))
+print("ready", flush=True)
+sys.stdin.read()  # hold the sandbox until the test closes our stdin
+engine.dispose()
+"""
+
+
+@pytest.fixture
+def holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process using the sandbox (like a `proaudit sandbox serve`)."""
+    path = tmp_path / "sandbox.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    yield proc
+    if proc.poll() is None:
+        proc.communicate("", timeout=30)
+
+
+def test_reset_refuses_while_another_process_uses_the_sandbox(tmp_path: Path, holder: subprocess.Popen[str]) -> None:
+    path = tmp_path / "sandbox.db"
+    with pytest.raises(Refused, match=rf"in use by another proaudit process \(pid {holder.pid}\)") as caught:
+        reset_sandbox(path)
+    assert caught.value.exit_code == 4
+    assert "--force" in (caught.value.hint or "")
+    holder.communicate("", timeout=30)  # the other process is done
+    assert reset_sandbox(path).in_use_by == []
+
+
+def test_reset_force_replaces_it_and_names_who_was_using_it(tmp_path: Path, holder: subprocess.Popen[str]) -> None:
+    summary = reset_sandbox(tmp_path / "sandbox.db", force=True)
+    assert summary.in_use_by == [holder.pid]
+    assert summary.payments_by_status["pending"] == 7
+
+
+def test_an_engine_in_this_process_also_holds_the_sandbox(tmp_path: Path) -> None:
+    path = tmp_path / "sandbox.db"
+    engine = ensure_sandbox(path)
+    with pytest.raises(Refused):
+        reset_sandbox(path)
+    engine.dispose()  # disposing releases it
+    reset_sandbox(path)
+
+
+def test_users_wait_for_a_reset_and_give_up_with_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "sandbox.db"
+    ensure_sandbox(path).dispose()
+    with open(lock_path(path), "a+") as lock:  # a reset in progress holds the lock exclusively
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with pytest.raises(Refused, match="being reset"):
+            ensure_sandbox(path, wait_s=0.2)
     ensure_sandbox(path).dispose()
