@@ -23,17 +23,17 @@ def _rate(flag: str, help_text: str) -> Any:
 
 Port = Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0 = any free one).")]
 Host = Annotated[str, typer.Option("--host", help="Loopback only.")]
-LatencyMs = Annotated[int | None, typer.Option("--latency-ms", min=0, help="Delay per request.")]
+LatencyMs = Annotated[int | None, typer.Option("--latency-ms", min=0, max=600_000, help="Delay per request.")]
 ErrorRate = Annotated[float | None, _rate("--error-rate", "Share of requests answered 500.")]
 RateLimitRate = Annotated[float | None, _rate("--rate-limit-rate", "Share answered 429.")]
-RetryAfter = Annotated[int | None, typer.Option("--retry-after", min=0, help="Retry-After seconds.")]
+RetryAfter = Annotated[int | None, typer.Option("--retry-after", min=0, max=3600, help="Retry-After seconds.")]
 TimeoutRate = Annotated[float | None, _rate("--timeout-rate", "Share never answered in time.")]
-TimeoutS = Annotated[float | None, typer.Option("--timeout-s", min=0.001, help="How long they hang.")]
+TimeoutS = Annotated[float | None, typer.Option("--timeout-s", min=0.001, max=600, help="How long they hang.")]
 DropRate = Annotated[float | None, _rate("--drop-rate", "Share of POSTs done, answer lost.")]
 MalformedRate = Annotated[float | None, _rate("--malformed-rate", "Share answered 200 + HTML.")]
-Seed = Annotated[int | None, typer.Option("--seed", help="Repeatable random faults.")]
+Seed = Annotated[int | None, typer.Option("--seed", min=0, max=2**32 - 1, help="Repeatable random faults.")]
 AppStatus = Annotated[int | None, typer.Option("--app-status", min=400, max=599, help="The app answers this status.")]
-AppLatencyMs = Annotated[int | None, typer.Option("--app-latency-ms", min=0, help="App delay.")]
+AppLatencyMs = Annotated[int | None, typer.Option("--app-latency-ms", min=0, max=600_000, help="App delay.")]
 AppTimeoutRate = Annotated[float | None, _rate("--app-timeout-rate", "Share of app requests that hang.")]
 
 

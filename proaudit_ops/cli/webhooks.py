@@ -8,7 +8,7 @@ import typer
 
 from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.mutation import DryRun, Live, Yes, apply_options
-from proaudit_ops.cli.options import MAX_HOURS
+from proaudit_ops.cli.options import MAX_HOURS, check_endpoint_url
 from proaudit_ops.cli.runner import refuse_idle_flags, run
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ Url = Annotated[
     str | None,
     typer.Option(
         "--url",
+        callback=check_endpoint_url,
         help="The app's webhook endpoint URL (default: PROAUDIT_APP_BASE_URL + path; the sandbox app in sandbox mode).",
     ),
 ]
