@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     proaudit_failed_webhook_critical_pct: float = Field(default=10.0, ge=0, le=100)
     proaudit_dunning_conversion_warning_pct: float = Field(default=50.0, ge=0, le=100)
     proaudit_dunning_conversion_critical_pct: float = Field(default=30.0, ge=0, le=100)
-    proaudit_dunning_window: str = "30d"
+    proaudit_dunning_window: str = "90d"
     proaudit_api_response_warning_ms: int = Field(default=500, ge=1, le=MAX_TIMEOUT_MS)
     proaudit_api_response_critical_ms: int = Field(default=2000, ge=1, le=MAX_TIMEOUT_MS)
     proaudit_prometheus_url: str | None = None

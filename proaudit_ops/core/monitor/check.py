@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from proaudit_ops.core.monitor.levels import KeyMetric, Level, breach
+from proaudit_ops.core.monitor.levels import KeyMetric, Level, Side, breach
 from proaudit_ops.errors import ExitCode
 from proaudit_ops.timeutil import utcnow
 
@@ -117,6 +117,10 @@ def _payment_metric(status: StatusResult, widened: bool) -> KeyMetric:
         level = status.level  # type: ignore[assignment]
     else:  # a level payments/status.py adds later: shown, and never silently "ok"
         level = "warning"
+    if detail is None and status.success_rate_pct is not None:
+        decided = status.total - pending
+        detail = f"{status.counts.get('success', 0)} of {decided} decided payments succeeded"
+        detail += f"; {pending} pending" if pending else ""
     if widened and detail is None:
         detail = f"no payment completed in the window; looked back {status.window}"
     return KeyMetric(
@@ -172,92 +176,60 @@ def _webhook_metrics(s: Settings, inbox: InboxFigures, window: str) -> list[KeyM
     return [time_metric, failed_metric]
 
 
+@dataclass(frozen=True)
+class _Query:
+    name: str
+    label: str
+    expr: str
+    unit: str
+    scale: float  # the query's result (seconds, a ratio) -> `unit`
+    bad_when: Side
+    warning: float
+    critical: float
+
+    def metric(self, window: str, value: float | None, level: Level, detail: str | None) -> KeyMetric:
+        return KeyMetric(
+            self.name, self.label, "prometheus", value, self.unit, level, self.bad_when,
+            self.warning, self.critical, window, detail=detail,
+        )  # fmt: skip
+
+
 def _prometheus_metrics(s: Settings, window: str, transport: httpx.BaseTransport | None) -> list[KeyMetric]:
     """The billing API's response time, and the runbook's own two alert queries, when Prometheus is set."""
     from proaudit_ops.core.monitor import promql
 
-    rows = [
-        # name, label, expression, unit, scale (query result -> unit), bad_when, warning, critical
-        (
-            "api_response_p95",
-            "API response time (billing, p95)",
-            s.proaudit_api_response_query,
-            "ms",
-            1000.0,
-            "above",
-            float(s.proaudit_api_response_warning_ms),
-            float(s.proaudit_api_response_critical_ms),
-        ),
-        (
-            "prometheus_payment_success_rate",
-            "Payment success rate (app metrics)",
-            promql.SUCCESS_RATIO,
-            "%",
-            100.0,
-            "below",
-            float(s.proaudit_success_rate_warning_pct),
-            float(s.proaudit_success_rate_critical_pct),
-        ),
-        (
-            "prometheus_webhook_processing_p95",
-            "Webhook processing time (app metrics, p95)",
-            promql.WEBHOOK_P95,
-            "s",
-            1.0,
-            "above",
-            s.proaudit_webhook_time_warning_seconds,
-            s.proaudit_webhook_time_critical_seconds,
-        ),
-    ]
+    api = _Query(
+        "api_response_p95", "API response time (billing, p95)", s.proaudit_api_response_query, "ms", 1000.0,
+        "above", s.proaudit_api_response_warning_ms, s.proaudit_api_response_critical_ms,
+    )  # fmt: skip
     base = s.proaudit_prometheus_url
     if base is None:
-        return [
-            KeyMetric(
-                rows[0][0],
-                rows[0][1],
-                "prometheus",
-                None,
-                "ms",
-                "skipped",
-                "above",
-                rows[0][6],
-                rows[0][7],
-                window,
-                detail="proaudit_prometheus_url is not set",
-            )
-        ]
+        return [api.metric(window, None, "skipped", "proaudit_prometheus_url is not set")]
+    queries = (
+        api,
+        _Query(
+            "prometheus_payment_success_rate", "Payment success rate (app metrics)", promql.SUCCESS_RATIO, "%",
+            100.0, "below", s.proaudit_success_rate_warning_pct, s.proaudit_success_rate_critical_pct,
+        ),
+        _Query(
+            "prometheus_webhook_processing_p95", "Webhook processing time (app metrics, p95)", promql.WEBHOOK_P95,
+            "s", 1.0, "above", s.proaudit_webhook_time_warning_seconds, s.proaudit_webhook_time_critical_seconds,
+        ),
+    )  # fmt: skip
     import httpx
 
     out: list[KeyMetric] = []
     with httpx.Client(timeout=s.proaudit_prometheus_timeout_seconds, transport=transport) as client:
-        for name, label, expr, unit, scale, bad_when, warn, crit in rows:
-            side = "below" if bad_when == "below" else "above"
-            level: Level
+        for q in queries:
             try:
-                sample = promql.instant_query(client, base, promql.with_window(expr, window))
+                sample = promql.instant_query(client, base, promql.with_window(q.expr, window))
             except promql.PrometheusUnavailable as exc:
-                out.append(
-                    KeyMetric(
-                        name,
-                        label,
-                        "prometheus",
-                        None,
-                        unit,
-                        "unavailable",
-                        side,
-                        warn,
-                        crit,
-                        window,
-                        detail=exc.message,
-                    )
-                )
+                out.append(q.metric(window, None, "unavailable", exc.message))
                 continue
-            value = None if sample.value is None else round(sample.value * scale, 3)
-            level = "no_data" if value is None else breach(value, warn, crit, side)
-            detail = (
-                None if value is not None else "the query returned no series" if not sample.series else "not a number"
-            )
-            out.append(
-                KeyMetric(name, label, "prometheus", value, unit, level, side, warn, crit, window, detail=detail)
-            )
+            if sample.value is None:
+                why = "the query returned no series" if not sample.series else "the query's value is not a number"
+                out.append(q.metric(window, None, "no_data", why))
+                continue
+            value = round(sample.value * q.scale, 3)
+            out.append(q.metric(window, value, breach(value, q.warning, q.critical, q.bad_when), None))
     return out

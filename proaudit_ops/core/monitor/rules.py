@@ -78,7 +78,7 @@ PROAUDIT_RULES = (
         None,
         "critical",
         "A refund or charge has an unknown outcome",
-        "Money may have moved with no record of it: re-check each unknown intent (ops_intents) at Paystack before any retry.",
+        "Money may have moved unrecorded: re-check each unknown intent (ops_intents) at Paystack before a retry.",
     ),
     Rule(
         "ProauditMonitorCritical",
