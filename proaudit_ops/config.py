@@ -295,7 +295,7 @@ class Settings(BaseSettings):
                 )
         if "$window" not in self.proaudit_api_response_query:
             raise InvalidValue(
-                "must contain $window (replaced by --window, e.g. [5m] -> [$window])",
+                "{0} must contain $window (replaced by --window: write [$window] where the runbook has [5m])",
                 "e.g. histogram_quantile(0.95, sum by (le) (rate(..._bucket[$window])))",
                 ("proaudit_api_response_query",),
             )

@@ -33,6 +33,7 @@ def check(
     Exit 1 when a metric is critical, 0 otherwise (a warning is shown, exit 0); 3 when Prometheus is
     configured but did not answer and nothing is critical.
 
+    \b
     Examples:
       proaudit monitor check
       proaudit monitor check --window 1h --json
@@ -66,6 +67,7 @@ def rules(
 ) -> None:
     """The runbook's alert rules and proaudit's own, as a Prometheus rule file (check it with promtool).
 
+    \b
     Examples:
       proaudit monitor rules > proaudit-rules.yml
       proaudit monitor rules --out /etc/prometheus/rules/proaudit.yml

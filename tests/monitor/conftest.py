@@ -1,31 +1,13 @@
-"""Monitor tests: a runtime on a chosen database with rows placed relative to now, and external binaries.
-
-promtool and prometheus come from Debian's `prometheus` package (.ci/run installs it). Locally a
-missing binary skips with the reason; in CI (CI=true) it is a failure, never a skip.
-"""
+"""Monitor tests: a runtime on a chosen database with rows placed relative to now, and the CLI in-process."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-
-IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
-
-
-def need_binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        message = f"{name} is not installed (Debian package `prometheus`; .ci/run installs it)"
-        if IN_CI:
-            pytest.fail(f"{message} (CI=true: this must run, not skip)")
-        pytest.skip(message)
-    return path
 
 
 class Billing:
@@ -126,3 +108,25 @@ def runtime_on(billing: Billing) -> Iterator[RuntimeOn]:
     yield make
     for runtime in opened:
         runtime.close()
+
+
+@pytest.fixture
+def proaudit_cli() -> Callable[..., Any]:
+    """proaudit_cli(*args, env=...) -> the result (exit_code, stdout, stderr, json()), in-process."""
+    import json
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    from proaudit_ops.cli.app import app
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Any:
+        result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+        return SimpleNamespace(
+            exit_code=result.exit_code,
+            stdout=result.stdout,
+            stderr=result.stderr,
+            json=lambda: json.loads(result.stdout),
+        )
+
+    return run
