@@ -113,14 +113,14 @@ def _render_check(result: object) -> None:
     from rich.text import Text
 
     from proaudit_ops.cli import render
-    from proaudit_ops.cli.render import ESSENTIAL, FOLD, OPTIONAL, Col
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.monitor.check import CheckResult
 
     assert isinstance(result, CheckResult)
     out = render.console()
     table = render.Grid(
         [
-            Col("metric", FOLD),
+            Col("metric", ESSENTIAL),
             Col("value", ESSENTIAL, "right"),
             Col("level", ESSENTIAL),
             Col("warning", OPTIONAL, "right"),

@@ -204,7 +204,7 @@ def _prometheus_metrics(s: Settings, window: str, transport: httpx.BaseTransport
     )  # fmt: skip
     base = s.proaudit_prometheus_url
     if base is None:
-        return [api.metric(window, None, "skipped", "proaudit_prometheus_url is not set")]
+        return [api.metric(window, None, "skipped", "no Prometheus configured")]
     queries = (
         api,
         _Query(
