@@ -131,6 +131,22 @@ class Settings(BaseSettings):
     proaudit_checkpoint_key: SecretStr | None = None
     proaudit_checkpoint_path: Path | None = None
     proaudit_checkpoint_every: int = Field(default=0, ge=0, le=1_000_000)
+    # Monitoring (`monitor check`): the runbook's key-metric thresholds, the dunning window, and the
+    # Prometheus server that holds the billing app's metrics (unset: its rows are not checked).
+    proaudit_webhook_time_warning_seconds: float = Field(default=5.0, gt=0, le=86_400)
+    proaudit_webhook_time_critical_seconds: float = Field(default=15.0, gt=0, le=86_400)
+    proaudit_failed_webhook_warning_pct: float = Field(default=5.0, ge=0, le=100)
+    proaudit_failed_webhook_critical_pct: float = Field(default=10.0, ge=0, le=100)
+    proaudit_dunning_conversion_warning_pct: float = Field(default=50.0, ge=0, le=100)
+    proaudit_dunning_conversion_critical_pct: float = Field(default=30.0, ge=0, le=100)
+    proaudit_dunning_window: str = "90d"
+    proaudit_api_response_warning_ms: int = Field(default=500, ge=1, le=MAX_TIMEOUT_MS)
+    proaudit_api_response_critical_ms: int = Field(default=2000, ge=1, le=MAX_TIMEOUT_MS)
+    proaudit_prometheus_url: str | None = None
+    proaudit_prometheus_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    proaudit_api_response_query: str = (
+        'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="billing"}[$window])))'
+    )
 
     _config_file: Path | None = PrivateAttr(default=None)
     _profile: str | None = PrivateAttr(default=None)
@@ -198,7 +214,7 @@ class Settings(BaseSettings):
             check_database_url(value.get_secret_value())
         return value
 
-    @field_validator("paystack_base_url", "proaudit_app_base_url")
+    @field_validator("paystack_base_url", "proaudit_app_base_url", "proaudit_prometheus_url")
     @classmethod
     def _base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
@@ -229,7 +245,7 @@ class Settings(BaseSettings):
         # config.example.toml writes "~/.local/share/proaudit": a literal "~" folder is never meant.
         return Path(os.path.expanduser(value)) if value is not None else None
 
-    @field_validator("proaudit_stuck_older_than")
+    @field_validator("proaudit_stuck_older_than", "proaudit_dunning_window")
     @classmethod
     def _duration(cls, value: str) -> str:
         from proaudit_ops.timeutil import parse_duration
@@ -257,7 +273,32 @@ class Settings(BaseSettings):
                 "the critical threshold is the lower one (runbook: warning 95, critical 90)",
                 ("proaudit_success_rate_critical_pct", "proaudit_success_rate_warning_pct"),
             )
+        self._monitor_thresholds()
         return self
+
+    def _monitor_thresholds(self) -> None:
+        # Each pair: (warning, critical, True when the critical one is the higher value).
+        pairs = (
+            ("proaudit_webhook_time_warning_seconds", "proaudit_webhook_time_critical_seconds", True),
+            ("proaudit_failed_webhook_warning_pct", "proaudit_failed_webhook_critical_pct", True),
+            ("proaudit_api_response_warning_ms", "proaudit_api_response_critical_ms", True),
+            ("proaudit_dunning_conversion_warning_pct", "proaudit_dunning_conversion_critical_pct", False),
+        )
+        for warning_name, critical_name, higher in pairs:
+            warning, critical = getattr(self, warning_name), getattr(self, critical_name)
+            if (critical < warning) if higher else (critical > warning):
+                side = "below" if higher else "above"
+                raise InvalidValue(
+                    f"{{0}} = {critical} must not be {side} {{1}} = {warning}",
+                    f"the critical threshold is the {'higher' if higher else 'lower'} one (see the runbook's table)",
+                    (critical_name, warning_name),
+                )
+        if "$window" not in self.proaudit_api_response_query:
+            raise InvalidValue(
+                "{0} must contain $window (replaced by --window: write [$window] where the runbook has [5m])",
+                "e.g. histogram_quantile(0.95, sum by (le) (rate(..._bucket[$window])))",
+                ("proaudit_api_response_query",),
+            )
 
     @classmethod
     def settings_customise_sources(

@@ -33,6 +33,9 @@ GROUPS: dict[str, Group] = {
     "audit": Group("proaudit_ops.cli.audit", "app", "The hash-chained audit log: list, show, verify, ship."),
     "apply": Group("proaudit_ops.cli.audit", "apply_app", "Apply a saved plan exactly as reviewed (refused if stale)."),
     "config": Group("proaudit_ops.cli.config_cmd", "app", "Show and check the configuration."),
+    "monitor": Group(
+        "proaudit_ops.cli.monitor", "app", "The runbook's key metrics and alert rules (Monitoring & Alerts)."
+    ),
     "sandbox": Group("proaudit_ops.cli.sandbox", "app", "The embedded sandbox: demo tenants and a simulated Paystack."),
 }
 
