@@ -37,11 +37,18 @@ def _faults(from_env: Callable[[], F]) -> F:
         raise ConfigError(f"bad fault injection setting: {exc}") from None
 
 
+def _current_incident(settings: Settings) -> str | None:
+    from proaudit_ops.core.incident.current import current_incident_id
+
+    return current_incident_id(settings)
+
+
 class Runtime:
     def __init__(self, settings: Settings, *, argv: list[str] | None = None, incident: str | None = None) -> None:
         self.settings = settings
         self.argv = list(argv or [])
-        self.incident = incident or settings.proaudit_incident
+        # --incident > PROAUDIT_INCIDENT (both arrive as `incident`) > config > the current-incident file
+        self.incident = incident or settings.proaudit_incident or _current_incident(settings)
         self._engine: Engine | None = None
         self._sim_engine: Engine | None = None
         self._paystack: PaystackClient | None = None
