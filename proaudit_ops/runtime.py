@@ -47,8 +47,7 @@ class Runtime:
     def __init__(self, settings: Settings, *, argv: list[str] | None = None, incident: str | None = None) -> None:
         self.settings = settings
         self.argv = list(argv or [])
-        # --incident > PROAUDIT_INCIDENT (both arrive as `incident`) > config > the current-incident file
-        self.incident = incident or settings.proaudit_incident or _current_incident(settings)
+        self.incident = incident or settings.proaudit_incident
         self._engine: Engine | None = None
         self._sim_engine: Engine | None = None
         self._paystack: PaystackClient | None = None
@@ -212,7 +211,9 @@ class Runtime:
                 os_user=os_user,
                 host=socket.gethostname(),
                 command=redact_argv(["proaudit", *self.argv[1:]], self.settings.secret_values()),
-                incident=self.incident,
+                # --incident > PROAUDIT_INCIDENT (both arrive as `incident`) > config > `incident open`'s
+                # current-incident file (which tags what is written, and never filters what is read)
+                incident=self.incident or _current_incident(self.settings),
             )
             self._audit = AuditLog(
                 context,

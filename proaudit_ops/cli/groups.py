@@ -34,8 +34,12 @@ GROUPS: dict[str, Group] = {
     "apply": Group("proaudit_ops.cli.audit", "apply_app", "Apply a saved plan exactly as reviewed (refused if stale)."),
     "config": Group("proaudit_ops.cli.config_cmd", "app", "Show and check the configuration."),
     "sandbox": Group("proaudit_ops.cli.sandbox", "app", "The embedded sandbox: demo tenants and a simulated Paystack."),
-    "incident": Group("proaudit_ops.cli.incident", "app", "Open, note, page, close and report incidents (post-incident review)."),
-    "logs": Group("proaudit_ops.cli.logs", "app", "Search the app log, its rotations and the journal (runbook grep steps)."),
+    "incident": Group(
+        "proaudit_ops.cli.incident", "app", "Open, note, page, close and report incidents (post-incident review)."
+    ),
+    "logs": Group(
+        "proaudit_ops.cli.logs", "app", "Search the app log, its rotations and the journal (runbook grep steps)."
+    ),
     "completion": Group("proaudit_ops.cli.completion", "app", "Print the shell completion script: bash, zsh or fish."),
     "help": Group("proaudit_ops.cli.help_topics", "app", "Help topics: exit-codes, configuration, mutation-protocol."),
 }

@@ -28,7 +28,9 @@ def search(
     ] = None,
     fixed: Annotated[bool, typer.Option("--fixed", "-F", help="--grep is a literal string, not a pattern.")] = False,
     ignore_case: Annotated[bool, typer.Option("--ignore-case", "-i", help="--grep ignores case.")] = False,
-    since: Annotated[str | None, typer.Option("--since", help="Only lines this recent, e.g. 24h (default: all).")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only lines this recent, e.g. 24h (default: all).")
+    ] = None,
     paths: Annotated[
         list[str] | None,
         typer.Option("--path", help="Search this log (and its rotations) instead of the configured ones; repeatable."),

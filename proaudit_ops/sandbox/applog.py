@@ -21,6 +21,7 @@ CURRENT_SPAN = timedelta(hours=1)  # app.log
 ROTATED_SPAN = timedelta(hours=24)  # app.log.1: up to a day old
 KEPT_SPAN = timedelta(days=7)  # app.log.2.gz: up to a week old; older lines were rotated away
 SWEEP_EVERY = timedelta(minutes=30)
+SWEEP_WINDOW = timedelta(hours=24)
 STUCK_AFTER = timedelta(minutes=15)
 FILES = ("app.log", "app.log.1", "app.log.2.gz")
 
@@ -59,7 +60,7 @@ def _payment_lines(pay: Pay, now: datetime) -> list[Line]:
         # The payment succeeded at Paystack but no webhook came: the reconciler keeps warning.
         out.append(_line(paid, "INFO", "paystack", f"Checkout callback received {ids} status=success"))
         tick = start + STUCK_AFTER
-        while tick < now:
+        while tick < min(now, start + SWEEP_WINDOW):  # the sweep looks back a day, like `payments stuck`
             minutes = int((tick - start).total_seconds() // 60)
             out.append(
                 _line(
@@ -75,7 +76,12 @@ def _payment_lines(pay: Pay, now: datetime) -> list[Line]:
         received = paid + timedelta(seconds=3)
         if status == "processed":
             out.append(
-                _line(received, "INFO", "webhooks", f"POST /api/v1/billing/webhook/paystack 200 event=charge.success {ids}")
+                _line(
+                    received,
+                    "INFO",
+                    "webhooks",
+                    f"POST /api/v1/billing/webhook/paystack 200 event=charge.success {ids}",
+                )
             )
             out.append(_line(received, "INFO", "billing_service", f"Payment successful, subscription active {ids}", 1))
         else:
@@ -92,17 +98,25 @@ def _payment_lines(pay: Pay, now: datetime) -> list[Line]:
                 )
                 if error and "KeyError" in error:
                     out.append(_line(when, "ERROR", "webhooks", "Traceback (most recent call last):", 1))
-                    out.append(Line(when, 2, '  File "app/services/billing_service.py", line 412, in process_successful_payment'))
+                    out.append(
+                        Line(
+                            when, 2, '  File "app/services/billing_service.py", line 412, in process_successful_payment'
+                        )
+                    )
                     out.append(Line(when, 3, "    plan_code = data['plan']['plan_code']"))
                     out.append(Line(when, 4, "KeyError: 'plan_code'"))
     if pay.failure:
         out.append(_line(paid, "WARNING", "paystack", f"Charge failed {ids} gateway_response={pay.failure!r}"))
     if pay.db == "pending" and pay.ps is None:
         out.append(
-            _line(start + timedelta(minutes=20), "ERROR", "paystack", f"Transaction verify returned 404 Not Found {ids}")
+            _line(
+                start + timedelta(minutes=20), "ERROR", "paystack", f"Transaction verify returned 404 Not Found {ids}"
+            )
         )
     if pay.ps == "abandoned":
-        out.append(_line(start + timedelta(minutes=30), "INFO", "paystack", f"Checkout abandoned by the customer {ids}"))
+        out.append(
+            _line(start + timedelta(minutes=30), "INFO", "paystack", f"Checkout abandoned by the customer {ids}")
+        )
     return out
 
 
@@ -161,4 +175,4 @@ def ensure_app_logs(log_dir: Path, db_path: Path) -> Path:
             seeded = conn.execute(select(sim_meta.c.value).where(sim_meta.c.key == "seeded_at")).scalar()
     finally:
         engine.dispose()
-    return write_app_logs(log_dir, parse_iso(str(seeded)) if seeded else utcnow())
+    return write_app_logs(log_dir, (parse_iso(str(seeded)) if seeded else None) or utcnow())

@@ -9,6 +9,7 @@ Kept free of heavy imports: every command that writes an audit record reads it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -105,10 +106,8 @@ def write_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     try:
         dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)

@@ -21,25 +21,29 @@ class Severity:
     level: str
     name: str
     definition: str
-    response_time: timedelta
+    response_minutes: int
     examples: str
     first_responder: tuple[str, ...]
     escalation: tuple[str, ...]  # after 30 minutes
     final: tuple[str, ...]
 
+    @property
+    def response_time(self) -> timedelta:
+        return timedelta(minutes=self.response_minutes)
+
 
 # fmt: off
 SEVERITIES: dict[str, Severity] = {
-    "P1": Severity("P1", "Critical", "Complete billing system outage", timedelta(minutes=15),
+    "P1": Severity("P1", "Critical", "Complete billing system outage", 15,
                    "Paystack integration down, all payments failing",
                    ("On-call Engineer",), ("Engineering Lead", "Product"), ("CTO", "CEO")),
-    "P2": Severity("P2", "High", "Major degradation affecting many users", timedelta(hours=1),
+    "P2": Severity("P2", "High", "Major degradation affecting many users", 60,
                    "Webhook processing delayed, subscription activations failing",
                    ("On-call Engineer",), ("Engineering Lead",), ("Product Manager",)),
-    "P3": Severity("P3", "Medium", "Limited impact, workaround available", timedelta(hours=4),
+    "P3": Severity("P3", "Medium", "Limited impact, workaround available", 4 * 60,
                    "Single customer payment issue, invoice generation error",
                    ("Support Engineer",), ("Engineering Team",), ("Engineering Lead",)),
-    "P4": Severity("P4", "Low", "Minor issue, no immediate business impact", timedelta(hours=24),
+    "P4": Severity("P4", "Low", "Minor issue, no immediate business impact", 24 * 60,
                    "Reporting discrepancy, non-critical feature bug",
                    ("Support Engineer",), ("Engineering Team",), ()),
 }

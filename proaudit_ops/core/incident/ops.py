@@ -184,7 +184,7 @@ def _notes(conn: Connection, incident_id: str) -> list[Note]:
 
 def which(rt: Runtime, given: str | None = None) -> str:
     """The incident a command is about: its argument, else --incident / PROAUDIT_INCIDENT / current."""
-    incident = given or rt.incident
+    incident = given or rt.incident or current_incident_id(rt.settings)
     if not incident:
         raise UsageError(
             "no incident given and none is current",
@@ -232,7 +232,7 @@ def open_incident(rt: Runtime, *, level: str, title: str, incident_id: str | Non
     with _tx(rt) as conn:
         if conn.execute(select(ops_incidents.c.id).where(ops_incidents.c.id == chosen)).first() is not None:
             raise Refused(f"incident {chosen} already exists", hint="pick another --id, or leave --id out")
-        row = {
+        row: dict[str, Any] = {
             "id": chosen,
             "title": title,
             "severity": sev.level,

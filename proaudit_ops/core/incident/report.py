@@ -210,8 +210,8 @@ def _amounts(conn: Connection, changes: list[AuditRecord]) -> dict[str, int]:
             ).where(payment_transactions.c.reference.in_(sorted(targets_without)))
         ).all()
         for reference, amount, currency in rows:
-            key = (str(reference), str(currency).upper())
-            seen[key] = max(seen.get(key, 0), int(amount))
+            pair = (str(reference), str(currency).upper())
+            seen[pair] = max(seen.get(pair, 0), int(amount))
     totals: dict[str, int] = {}
     for (_identity, currency), amount in seen.items():
         totals[currency] = totals.get(currency, 0) + amount

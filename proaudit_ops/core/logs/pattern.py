@@ -57,19 +57,18 @@ def _walk(items: Any, *, inside: bool) -> bool:
     for op, arg in items:
         name = str(op)
         if name in _REPEATS:
-            low, high, sub = arg
-            repeats = high is None or int(high) > 1 or str(high) == "MAXREPEAT"
-            if inside and repeats:
-                return True
-            if _walk(sub, inside=inside or repeats):
+            _low, high, sub = arg
+            repeats = high is None or str(high) == "MAXREPEAT" or int(high) > 1
+            if (inside and repeats) or _walk(sub, inside=inside or repeats):
                 return True
         elif name == "SUBPATTERN":
-            if _walk(arg[-1], inside=inside):
-                return True
+            found = _walk(arg[-1], inside=inside)
         elif name == "BRANCH":
-            if any(_walk(branch, inside=inside) for branch in arg[1]):
-                return True
+            found = any(_walk(branch, inside=inside) for branch in arg[1])
         elif name in ("ASSERT", "ASSERT_NOT"):
-            if _walk(arg[1], inside=inside):
-                return True
+            found = _walk(arg[1], inside=inside)
+        else:
+            found = False
+        if found:
+            return True
     return False

@@ -38,9 +38,7 @@ JOURNAL_TIMEOUT_S = 20.0
 RUNBOOK_LOG = Path("/var/log/tekvwarho/app.log")
 _ROTATED_RE = re.compile(r"\.(\d{1,3})(\.gz)?$")
 # ISO-8601 at the start of a line (the app's format and `journalctl -o short-iso`).
-_TS_RE = re.compile(
-    r"^\[?(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?"
-)
+_TS_RE = re.compile(r"^\[?(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:?\d{2})?")
 
 Matcher = Callable[[str], bool]
 
@@ -166,9 +164,7 @@ def _open(path: Path) -> IO[bytes]:
     return raw
 
 
-def search_file(
-    path: Path, match: Matcher, since: datetime | None, keep: int, report: SourceReport
-) -> list[LogMatch]:
+def search_file(path: Path, match: Matcher, since: datetime | None, keep: int, report: SourceReport) -> list[LogMatch]:
     """The newest `keep` matches of one file, newest first."""
     try:
         info = os.stat(path)
@@ -213,7 +209,8 @@ def search_journal(
     found: list[LogMatch] = []
     deadline = time.monotonic() + timeout_s
     try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        # argv is journalctl found on PATH plus a unit name validated at load (config.py): no shell
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)  # noqa: S603
     except OSError as exc:
         report.skipped = f"journalctl could not run: {exc.strerror or exc}"
         return []
@@ -238,9 +235,9 @@ def search_journal(
 # -- the command ----------------------------------------------------------------------------------
 
 
-def _criteria(ref: str | None, org: str | None, grep: str | None, *, fixed: bool, ignore_case: bool) -> tuple[
-    dict[str, str], Matcher
-]:
+def _criteria(
+    ref: str | None, org: str | None, grep: str | None, *, fixed: bool, ignore_case: bool
+) -> tuple[dict[str, str], Matcher]:
     checks: list[Matcher] = []
     criteria: dict[str, str] = {}
     if ref is not None:
@@ -252,7 +249,9 @@ def _criteria(ref: str | None, org: str | None, grep: str | None, *, fixed: bool
     if org is not None:
         value = org.strip()
         if not value or len(value) > 100 or any(ch.isspace() for ch in value):
-            raise UsageError("--org must be an organization id (a UUID, no spaces)", hint="see proaudit subscriptions list")
+            raise UsageError(
+                "--org must be an organization id (a UUID, no spaces)", hint="see proaudit subscriptions list"
+            )
         criteria["org"] = value
         checks.append(lambda line: value in line)
     if grep is not None:
