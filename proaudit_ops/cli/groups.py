@@ -40,7 +40,9 @@ GROUPS: dict[str, Group] = {
     "logs": Group(
         "proaudit_ops.cli.logs", "app", "Search the app log, its rotations and the journal (runbook grep steps)."
     ),
-    "completion": Group("proaudit_ops.cli.completion", "app", "Print the shell completion script: bash, zsh or fish."),
+    "completion": Group(
+        "proaudit_ops.cli.completion", "app", "Print the completion script for SHELL: bash, zsh or fish."
+    ),
     "help": Group("proaudit_ops.cli.help_topics", "app", "Help topics: exit-codes, configuration, mutation-protocol."),
 }
 

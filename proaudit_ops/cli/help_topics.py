@@ -123,7 +123,7 @@ def help_(
         str | None, typer.Argument(help="exit-codes, configuration or mutation-protocol.", metavar="TOPIC")
     ] = None,
 ) -> None:
-    """A help page: exit-codes, configuration, mutation-protocol (no topic: the list).
+    """Help topics: exit-codes, configuration, mutation-protocol (no topic: the list).
 
     \b
     Examples:

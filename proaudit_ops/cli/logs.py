@@ -88,7 +88,7 @@ def _render(result: object) -> None:
     more = f" (the newest {result.limit}; raise --limit for more)" if result.more else ""
     out.print(f"{count} for {what}{more} in {len(searched)} source(s)", markup=False, highlight=False)
     for source in skipped:
-        if source.skipped != "not found":
+        if source.skipped not in ("not found", "not needed: enough newer matches"):
             out.print(f"skipped {source.source}: {source.skipped}", markup=False, highlight=False)
     for note in result.notes:
         out.print(note, markup=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -145,7 +146,7 @@ def write_app_logs(log_dir: Path, now: datetime) -> Path:
     for name, texts in buckets.items():
         body = ("\n".join(texts) + "\n").encode() if texts else b""
         target = log_dir / name
-        tmp = log_dir / f".{name}.tmp"
+        tmp = log_dir / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"  # racing seeders never share one
         if name.endswith(".gz"):
             packed = io.BytesIO()
             with gzip.GzipFile(filename=name[:-3], mode="wb", fileobj=packed, mtime=0) as gz:

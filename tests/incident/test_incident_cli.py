@@ -166,3 +166,24 @@ def test_report_out_refuses_a_directory(proaudit: Any, tmp_path: Path) -> None:
     ran = proaudit("incident", "report", inc, "--out", str(tmp_path))
     assert ran.exit_code == 2
     assert "is a directory" in ran.stderr
+
+
+def test_page_after_30_minutes_says_the_escalation_is_due(proaudit: Any) -> None:
+    from datetime import timedelta
+
+    from proaudit_ops.config import load_settings
+    from proaudit_ops.core.incident.ops import page_incident
+    from proaudit_ops.runtime import Runtime
+
+    inc = _open(proaudit)
+    with Runtime(load_settings(None, None)) as rt:
+        opened = page_incident(rt, inc)
+        later = page_incident(rt, inc, now=opened.incident.opened_at + timedelta(minutes=31))
+    assert [c.role for c in opened.page_now] == ["On-call Engineer"]
+    assert [c.role for c in opened.page_at_escalation] == ["Engineering Lead"]
+    assert [c.role for c in later.page_now] == ["On-call Engineer", "Engineering Lead"]
+    assert later.escalation_due and "was due at" in later.notes[0]
+    assert proaudit("incident", "close", inc).exit_code == 0
+    with Runtime(load_settings(None, None)) as rt:
+        closed = page_incident(rt, inc)
+    assert closed.page_now == [] and "is closed" in closed.notes[0]

@@ -401,7 +401,8 @@ def page_incident(rt: Runtime, incident_id: str | None = None, *, now: datetime 
     now = now or utcnow()
     sev = incident.severity_info or severity("P4")
     esc = escalation_for(sev, rt.settings.proaudit_incident_contacts)
-    due = now >= incident.escalate_at and incident.status == "open"
+    closed = incident.status != "open"
+    due = now >= incident.escalate_at and not closed
     notes: list[str] = []
     if incident.status != "open":
         notes.append(f"incident {chosen} is closed: nobody needs paging for it")
@@ -414,8 +415,8 @@ def page_incident(rt: Runtime, incident_id: str | None = None, *, now: datetime 
         now=now,
         escalate_at=incident.escalate_at,
         escalation_due=due,
-        page_now=esc.first_responder + (esc.escalation if due else []),
-        page_at_escalation=[] if due else esc.escalation,
+        page_now=[] if closed else esc.first_responder + (esc.escalation if due else []),
+        page_at_escalation=[] if due or closed else esc.escalation,
         final=esc.final,
         notes=notes,
     )
