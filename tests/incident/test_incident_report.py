@@ -15,9 +15,11 @@ from proaudit_ops.sandbox.dataset import ORG_IDS
 
 def _record(action: str, target: str, outcome: str, **fields: Any) -> None:
     """What another group's command writes, tagged with the current incident (no --incident)."""
-    with Runtime(load_settings(None, None), argv=["proaudit", *action.split(".")]) as rt:
-        with write_tx(rt.engine(), lock_timeout_ms=2000, statement_timeout_ms=15000) as conn:
-            rt.audit_log().append(conn, AuditEntry(action=action, target=target, outcome=outcome, **fields))
+    with (
+        Runtime(load_settings(None, None), argv=["proaudit", *action.split(".")]) as rt,
+        write_tx(rt.engine(), lock_timeout_ms=2000, statement_timeout_ms=15000) as conn,
+    ):
+        rt.audit_log().append(conn, AuditEntry(action=action, target=target, outcome=outcome, **fields))
 
 
 def test_any_commands_records_feed_the_timeline_customers_and_amounts(proaudit: Any) -> None:
