@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -37,7 +37,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from proaudit_ops.errors import ConfigError
 from proaudit_ops.files import MAX_CONFIG_BYTES, read_text_file
@@ -57,6 +57,8 @@ MAX_KEY_CHARS = 256  # Paystack keys are 48 characters
 MAX_NAME_CHARS = 200  # operator and incident names, profile names
 MAX_TIMEOUT_MS = 600_000  # 10 minutes: a lock or statement timeout above that is a typo
 MAX_STUCK_AGE = timedelta(days=366)
+MAX_LOG_PATHS = 32  # proaudit_log_paths: an app writes a few logs, not a directory tree
+_UNIT_RE = re.compile(r"[A-Za-z0-9@_.:-]{1,200}")
 # The schemes we can drive (SQLAlchemy with psycopg 3, or the standard library's sqlite3).
 DATABASE_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgres+psycopg", "sqlite", "sqlite+pysqlite")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -147,6 +149,49 @@ class Settings(BaseSettings):
     proaudit_api_response_query: str = (
         'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="billing"}[$window])))'
     )
+
+    # -- Incidents and log search (issue 10) ------------------------------------------------
+    # The app logs `logs search` reads, each with its rotations (app.log.1, app.log.2.gz, ...);
+    # unset: the sandbox's own log in sandbox mode, else the runbook's /var/log/tekvwarho/app.log.
+    # PROAUDIT_LOG_PATHS takes them separated by ':' like PATH.
+    proaudit_log_paths: Annotated[list[Path] | None, NoDecode] = None
+    # The systemd unit whose journal `logs search` also reads when journalctl exists ("off": none).
+    proaudit_journal_unit: str = "tekvwarho-api"
+    # Role -> whom to reach (the runbook's Contact Information); roles not given keep the runbook's.
+    proaudit_incident_contacts: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("proaudit_log_paths", mode="before")
+    @classmethod
+    def _log_paths(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in value.split(os.pathsep) if part.strip()]
+        if isinstance(value, list):
+            if not 1 <= len(value) <= MAX_LOG_PATHS:
+                raise InvalidValue(f"must list 1 to {MAX_LOG_PATHS} paths", 'e.g. ["/var/log/tekvwarho/app.log"]')
+            for item in value:
+                if not isinstance(item, str) or not item.strip() or _CONTROL_RE.search(item):
+                    raise InvalidValue("holds an empty or malformed path", 'e.g. ["/var/log/tekvwarho/app.log"]')
+            return [os.path.expanduser(item) for item in value]
+        return value
+
+    @field_validator("proaudit_journal_unit")
+    @classmethod
+    def _journal_unit(cls, value: str) -> str:
+        if not _UNIT_RE.fullmatch(value):
+            raise InvalidValue("is not a systemd unit name", 'e.g. "tekvwarho-api" (or "off" for no journal)')
+        return value
+
+    @field_validator("proaudit_incident_contacts")
+    @classmethod
+    def _contacts(cls, value: dict[str, str]) -> dict[str, str]:
+        for role, contact in value.items():
+            for text in (role, contact):
+                if not text.strip() or len(text) > MAX_NAME_CHARS or _CONTROL_RE.search(text):
+                    raise InvalidValue(
+                        f"has an empty, overlong or malformed entry ({len(text)} characters)",
+                        'e.g. { "Engineering Lead" = "page @ada" }',
+                    )
+        return value
 
     _config_file: Path | None = PrivateAttr(default=None)
     _profile: str | None = PrivateAttr(default=None)

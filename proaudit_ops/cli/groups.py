@@ -37,6 +37,16 @@ GROUPS: dict[str, Group] = {
         "proaudit_ops.cli.monitor", "app", "The runbook's key metrics and alert rules (Monitoring & Alerts)."
     ),
     "sandbox": Group("proaudit_ops.cli.sandbox", "app", "The embedded sandbox: demo tenants and a simulated Paystack."),
+    "incident": Group(
+        "proaudit_ops.cli.incident", "app", "Open, note, page, close and report incidents (post-incident review)."
+    ),
+    "logs": Group(
+        "proaudit_ops.cli.logs", "app", "Search the app log, its rotations and the journal (runbook grep steps)."
+    ),
+    "completion": Group(
+        "proaudit_ops.cli.completion", "app", "Print the completion script for SHELL: bash, zsh or fish."
+    ),
+    "help": Group("proaudit_ops.cli.help_topics", "app", "Help topics: exit-codes, configuration, mutation-protocol."),
 }
 
 

@@ -39,7 +39,12 @@ AppTimeoutRate = Annotated[float | None, _rate("--app-timeout-rate", "Share of a
 
 @app.command("status")
 def status(ctx: typer.Context) -> None:
-    """What the sandbox holds (created on first use) and the seeded references to practise on."""
+    """What the sandbox holds (created on first use) and the seeded references to practise on.
+
+    \b
+    Examples:
+      proaudit sandbox status
+    """
     from proaudit_ops.sandbox.home import sandbox_status
 
     run(ctx, lambda rt: sandbox_status(rt.settings.sandbox_db_path()), _render_summary)
@@ -55,6 +60,11 @@ def reset(
     """Delete the sandbox and seed it again (timestamps relative to now).
 
     Refused (exit 4) while another proaudit process (a `sandbox serve`, a command) uses it, unless --force.
+
+    \b
+    Examples:
+      proaudit sandbox reset
+      proaudit sandbox reset --force
     """
     from proaudit_ops.sandbox.home import reset_sandbox
 
@@ -82,6 +92,11 @@ def serve(
     """Serve the Paystack simulator and the billing app on one loopback port until Ctrl-C.
 
     Flags override PROAUDIT_SIM_* / PROAUDIT_APP_* environment variables.
+
+    \b
+    Examples:
+      proaudit sandbox serve --port 8765
+      proaudit sandbox serve --error-rate 0.2 --latency-ms 300
     """
     from proaudit_ops.sandbox.serve import serve_sandbox
 

@@ -40,7 +40,12 @@ Concurrency = Annotated[
 
 @app.command("sign")
 def sign(ctx: typer.Context, file: BodyFile) -> None:
-    """Sign a body with the configured secret key (offline): prints x-paystack-signature."""
+    """Sign a body with the configured secret key (offline): prints x-paystack-signature.
+
+    \b
+    Examples:
+      proaudit webhooks sign --file body.json
+    """
     from proaudit_ops.core.webhooks.body import read_body
     from proaudit_ops.core.webhooks.signing import sign as sign_body
 
@@ -53,7 +58,12 @@ def verify_signature(
     file: BodyFile,
     signature: Annotated[str, typer.Option("--signature", "-s", help="The x-paystack-signature header value.")],
 ) -> None:
-    """Check a signature offline and explain a failure (exit 0 valid, 1 invalid)."""
+    """Check a signature offline and explain a failure (exit 0 valid, 1 invalid).
+
+    \b
+    Examples:
+      proaudit webhooks verify-signature --file body.json --signature 5d41402abc4b2a76...
+    """
     from proaudit_ops.core.webhooks.body import read_body
     from proaudit_ops.core.webhooks.signing import check_signature
 
@@ -76,6 +86,11 @@ def endpoint_test(
     """Send a signed and a wrongly signed event: pass only if the first is accepted and the second rejected.
 
     With a live key the probe reaches the production inbox: it needs --live and a confirmation (or --yes).
+
+    \b
+    Examples:
+      proaudit webhooks test
+      proaudit webhooks test --url https://api.example.com/api/v1/billing/webhook/paystack
     """
     from proaudit_ops.cli.confirm import confirm_proposal
     from proaudit_ops.core.webhooks.endpoint import probe_endpoint
@@ -96,7 +111,13 @@ def replay(
     yes: Yes = False,
     live: Live = False,
 ) -> None:
-    """Rebuild charge.success from Paystack's data, sign it, and deliver it to the app (audited)."""
+    """Rebuild charge.success from Paystack's data, sign it, and deliver it to the app (audited).
+
+    \b
+    Examples:
+      proaudit webhooks replay PSK-STUCK-0001 --dry-run
+      proaudit webhooks replay PSK-STUCK-0001 --yes
+    """
     from proaudit_ops.cli.confirm import confirm_proposal
     from proaudit_ops.core.webhooks.replay import replay as replay_event
 
@@ -126,7 +147,13 @@ def retry_failed(
     yes: Yes = False,
     live: Live = False,
 ) -> None:
-    """Redeliver the inbox's failed events (original bytes, fresh signature); exit 1 if any still fail."""
+    """Redeliver the inbox's failed events (original bytes, fresh signature); exit 1 if any still fail.
+
+    \b
+    Examples:
+      proaudit webhooks retry-failed --hours 24 --dry-run
+      proaudit webhooks retry-failed --hours 24 --yes
+    """
     from proaudit_ops.cli.confirm import confirm_proposal
     from proaudit_ops.cli.progress import progress_bar
     from proaudit_ops.core.webhooks.retry_failed import retry_failed as redeliver
@@ -161,7 +188,13 @@ def gaps(
     yes: Yes = False,
     live: Live = False,
 ) -> None:
-    """Payments Paystack reports as success that the app never processed."""
+    """Payments Paystack reports as success that the app never processed.
+
+    \b
+    Examples:
+      proaudit webhooks gaps --since 24h
+      proaudit webhooks gaps --since 30d --replay --dry-run
+    """
     from proaudit_ops.cli.options import parse_window
 
     if not replay:
