@@ -151,7 +151,8 @@ class LocalStore:
         self.label = f"local stand-in {path}"
         self._clock = clock_ms or (lambda: int(time.time() * 1000))
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=10, isolation_level=None)
+        # Built in one thread (a health probe) and closed in another: calls are never concurrent.
+        self._db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
         self._db.execute(_SCHEMA)
 
     def now_ms(self) -> int:
