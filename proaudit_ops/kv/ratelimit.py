@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 _RATE_RE = re.compile(r"(\d{1,7})\s*/\s*(\d{1,5})\s*(s|m|h)?")
 _UNIT = {"s": 1, "m": 60, "h": 3600}
 MAX_WAIT_STEP_S = 1.0  # re-ask the bucket at least this often (another process may have given up)
+MIN_WAIT_STEP_S = 0.001
+_EPSILON = 1e-6
 
 
 @dataclass(frozen=True)
@@ -111,8 +113,8 @@ class LocalBuckets:
             now = self._clock()
             tokens, stamp = self._state.get(name, (float(rate.burst), now))
             tokens = min(float(rate.burst), tokens + max(0.0, now - stamp) * rate.refill_per_s)
-            if tokens >= 1.0:
-                self._state[name] = (tokens - 1.0, now)
+            if tokens >= 1.0 - _EPSILON:  # float dust must not leave a caller waiting nanoseconds forever
+                self._state[name] = (max(0.0, tokens - 1.0), now)
                 return 0.0
             self._state[name] = (tokens, now)
             return (1.0 - tokens) / rate.refill_per_s
@@ -131,7 +133,7 @@ local ts = tonumber(state[2])
 if tokens == nil or ts == nil then tokens = burst; ts = now end
 if now > ts then tokens = math.min(burst, tokens + (now - ts) * refill) end
 local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / refill end
+if tokens >= 0.999999 then tokens = math.max(0, tokens - 1) else wait = (1 - tokens) / refill end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'ts', string.format('%.6f', now))
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return string.format('%.6f', wait)
@@ -194,7 +196,7 @@ class PaystackLimiter:
             wait = self.buckets.take(name, rate)
             if wait <= 0:
                 return
-            step = min(wait, MAX_WAIT_STEP_S)
+            step = min(max(wait, MIN_WAIT_STEP_S), MAX_WAIT_STEP_S)
             self.waited_s += step
             self._sleep(step)
 
