@@ -58,7 +58,7 @@ def counted_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
             if str(environ.get("PATH_INFO", "")).startswith("/transaction"):
                 with lock:
                     arrivals.append(time.monotonic())
-            return app(environ, start_response)  # type: ignore[no-any-return]
+            return app(environ, start_response)
 
         return counted
 

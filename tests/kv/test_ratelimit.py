@@ -55,12 +55,12 @@ def test_parse_rate_and_table() -> None:
     assert parse_rate("600/1m") == Rate(600, 60.0)
     assert parse_rate("10/10") == Rate(10, 10.0)
     for bad in ("", "100", "1/60s", "100/0s", "abc/60s", "100/2d", "100/100000h"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"rate|range"):
             parse_rate(bad)
     table = parse_rate_table("/transaction/verify=1500/60s, /refund/=40/60s")
     assert table == {"/transaction/verify": Rate(1500, 60.0), "/refund": Rate(40, 60.0)}
     for bad in ("verify=10/60s", "/x", "/a b=10/60s"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"PATH=RATE|rate"):
             parse_rate_table(bad)
 
 
