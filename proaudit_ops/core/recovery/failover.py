@@ -161,8 +161,8 @@ def failover(
     from proaudit_ops.files import check_output_path
     from proaudit_ops.protocols.approval import Proposal, audit_standalone, gate
 
-    url = _url(replica)
-    shown = mask_url(url)
+    url = _url(replica)  # to connect with (the driver named)
+    shown = mask_url(replica)  # what the operator gave is what the services get
     if env_file is not None:
         env_file = check_output_path(env_file, "--env-file")  # a bad path fails before anything changes
     max_lag = runtime.settings.proaudit_replica_max_lag_seconds
@@ -225,7 +225,7 @@ def failover(
                 )
             sleep(0.2)
         checks.append("promoted: accepts writes (a transaction id and a temporary table)")
-        written = write_env_file(env_file, url) if env_file is not None else None
+        written = write_env_file(env_file, replica) if env_file is not None else None
         seq = audit_standalone(
             runtime, ACTION, shown, "applied", {**details, "seconds": round(time.monotonic() - started, 2)}
         )
