@@ -3,6 +3,7 @@ replica promoted by `proaudit recovery failover`, then both stopped."""
 
 from __future__ import annotations
 
+import json
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,15 @@ def test_failover_for_real(cluster: Cluster, tmp_path: Path, isolated_env: Path)
         "PROAUDIT_AUDIT_FALLBACK_PATH": str(tmp_path / "audit.jsonl"),
     }
     args = ["recovery", "failover", "--replica", cluster.replica_url]
+
+    # `recovery health` sees the replication from both sides.
+    for url, role in ((cluster.primary_url, "primary"), (cluster.replica_url, "replica")):
+        health = run_process(["--json", "recovery", "health"], {"DATABASE_URL": url})
+        database = next(c for c in json.loads(health.stdout)["data"]["checks"] if c["name"] == "database")
+        assert database["status"] == "ok" and database["data"]["role"] == role, database
+        assert database["data"]["lag_s"] is not None and database["data"]["lag_s"] < 30
+        if role == "primary":
+            assert [r["state"] for r in database["data"]["replicas"]] == ["streaming"]
 
     # The primary still answers: promoting would make two primaries.
     refused = run_process([*args, "--yes"], env)
