@@ -146,7 +146,8 @@ class Runtime:
     def paystack_limiter(self) -> PaystackLimiter | None:
         """The shared Paystack rate limit: Redis when PROAUDIT_REDIS_URL is set, else this process.
 
-        The in-process sandbox simulator has no quota to protect: no limit there unless one is set.
+        The sandbox simulator (in process, or `sandbox serve` with the sandbox's key) has no quota to
+        protect: no limit there unless one is set.
         """
         if not self._limiter_built:
             self._limiter_built = True
@@ -159,11 +160,13 @@ class Runtime:
                 parse_rate,
                 parse_rate_table,
             )
+            from proaudit_ops.sandbox.dataset import SANDBOX_SECRET_KEY
 
             s = self.settings
-            if s.uses_simulator and s.proaudit_paystack_rate_limit is None and s.proaudit_paystack_rate_limits is None:
-                return None
             key = s.secret_key_value() or ""
+            simulated = s.uses_simulator or key == SANDBOX_SECRET_KEY  # in process, or `sandbox serve`
+            if simulated and s.proaudit_paystack_rate_limit is None and s.proaudit_paystack_rate_limits is None:
+                return None
             mode = "live" if key.startswith("sk_live_") else "test"
             default, endpoints = default_rates(mode)
             if s.proaudit_paystack_rate_limit is not None:

@@ -118,3 +118,45 @@ def test_the_client_asks_the_limiter_before_every_request_retries_included() -> 
     ) as client:
         client.list_transactions_page(per_page=1)
     assert calls == [("GET", "/transaction"), ("GET", "/transaction")]
+
+
+def _limiter(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> PaystackLimiter | None:
+    from proaudit_ops.config import load_settings
+    from proaudit_ops.runtime import Runtime
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with Runtime(load_settings()) as runtime:
+        return runtime.paystack_limiter()
+
+
+def test_the_runtime_builds_the_limiter_from_the_settings(monkeypatch: pytest.MonkeyPatch, redis_url: str) -> None:
+    from proaudit_ops.sandbox.dataset import SANDBOX_SECRET_KEY
+
+    assert _limiter({}, monkeypatch) is None  # the in-process sandbox simulator has no quota
+    assert _limiter({"PAYSTACK_SECRET_KEY": SANDBOX_SECRET_KEY}, monkeypatch) is None  # `sandbox serve`
+    live = _limiter({"PAYSTACK_SECRET_KEY": "sk_live_" + "a" * 40, "PAYSTACK_SANDBOX_MODE": "false"}, monkeypatch)
+    assert live is not None and live.default == Rate(300, 60.0)
+    assert live.rate_for("/transaction/verify/R")[1] == Rate(1500, 60.0)
+    assert isinstance(live.buckets, LocalBuckets)  # no Redis: this process only
+    shared = _limiter(
+        {
+            "PAYSTACK_SECRET_KEY": "sk_test_" + "a" * 40,
+            "PAYSTACK_SANDBOX_MODE": "true",
+            "PROAUDIT_REDIS_URL": redis_url,
+            "PROAUDIT_PAYSTACK_RATE_LIMIT": "30/60s",
+            "PROAUDIT_PAYSTACK_RATE_LIMITS": "/refund=10/60s",
+        },
+        monkeypatch,
+    )
+    assert shared is not None and isinstance(shared.buckets, RedisBuckets)
+    assert shared.default == Rate(30, 60.0) and shared.endpoints == {"/refund": Rate(10, 60.0)}
+
+
+def test_a_bad_rate_setting_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from proaudit_ops.config import load_settings
+    from proaudit_ops.errors import ConfigError
+
+    monkeypatch.setenv("PROAUDIT_PAYSTACK_RATE_LIMIT", "lots")
+    with pytest.raises(ConfigError, match="PROAUDIT_PAYSTACK_RATE_LIMIT"):
+        load_settings()
