@@ -183,10 +183,25 @@ def _ttl(seconds: float | None) -> str:
     )
 
 
+def _saved_view(raw: str) -> str:
+    """The saved previous values as `off` will put them back, not as JSON."""
+    import json
+
+    try:
+        saved = json.loads(raw)
+        parts = []
+        for key in ("maintenance_mode", "maintenance_message"):
+            value = saved.get(key, {}).get("value")
+            parts.append(f"{key}={json.dumps(value) if value is not None else '(not set)'}")
+    except (ValueError, AttributeError):
+        return raw
+    return "off restores " + ", ".join(parts)
+
+
 def _render_maintenance(result: object) -> None:
     from proaudit_ops.cli import render
     from proaudit_ops.cli.render import ESSENTIAL, Col
-    from proaudit_ops.core.recovery.maintenance import MaintenanceState
+    from proaudit_ops.core.recovery.maintenance import PREVIOUS_KEY, MaintenanceState
 
     assert isinstance(result, MaintenanceState)
     out = render.console()
@@ -203,7 +218,8 @@ def _render_maintenance(result: object) -> None:
     )
     for key in result.keys:
         present = key.value is not None
-        table.add_row(key.key, key.value or "(not set)", _ttl(key.ttl_s) if present else "—")
+        value = _saved_view(key.value) if key.key == PREVIOUS_KEY and key.value else key.value
+        table.add_row(key.key, value or "(not set)", _ttl(key.ttl_s) if present else "—")
     out.print(table)
     state = "[bold yellow]on[/]" if result.on else "[green]off[/]"
     seq = f" (audit #{result.audit_seq})" if result.audit_seq is not None else ""

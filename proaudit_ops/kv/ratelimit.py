@@ -27,6 +27,7 @@ _RATE_RE = re.compile(r"(\d{1,7})\s*/\s*(\d{1,5})\s*(s|m|h)?")
 _UNIT = {"s": 1, "m": 60, "h": 3600}
 MAX_WAIT_STEP_S = 1.0  # re-ask the bucket at least this often (another process may have given up)
 MIN_WAIT_STEP_S = 0.001
+REDIS_RETRY_S = 30.0  # how long a process limits itself alone after Redis failed
 _EPSILON = 1e-6
 
 
@@ -150,15 +151,19 @@ class RedisBuckets:
         self._script = client.register_script(_TAKE)
         self._fallback = LocalBuckets()
         self._warned = False
+        self._local_until = 0.0  # after a Redis failure, don't pay its timeout on every request
 
     def take(self, name: str, rate: Rate) -> float:
         import redis
 
+        if time.monotonic() < self._local_until:
+            return self._fallback.take(name, rate)
         key = f"{self._namespace}:{name}"
         ttl_ms = int(rate.window_s * 2000) + 1000  # an idle bucket is full again long before it expires
         try:
             raw = self._script(keys=[key], args=[rate.burst, repr(rate.refill_per_s), ttl_ms])
         except redis.RedisError as exc:
+            self._local_until = time.monotonic() + REDIS_RETRY_S
             if not self._warned:
                 self._warned = True
                 log.info("Redis rate limit unavailable (%s): limiting this process only", type(exc).__name__)
