@@ -103,7 +103,9 @@ def requested_amount(request: RefundRequest, elig: Eligibility) -> int:
             raise UsageError(f"--amount: {exc}") from None
     if request.amount_kobo is not None:
         return request.amount_kobo
-    return elig.refundable
+    # Everything not refunded here: the same op key as an earlier run of this command cut off after
+    # its POST (Paystack's total then already includes it), so the rerun resumes that intent.
+    return max(0, int(elig.payment["amount_kobo"]) - elig.refunded_here)
 
 
 def op_key_for(conn: Connection, payment_id: str, amount: int, another: bool) -> str:
@@ -173,6 +175,8 @@ def issue_refund(
         message = f"{reference} is not eligible for a refund: " + "; ".join(elig.reasons)
         guard.record_refusal(ACTION, message, {"target": reference})
         raise Refused(message, hint=f"details: proaudit refunds check {reference}")
+    if amount <= 0:
+        raise Refused(f"nothing left to refund on {reference}")
     if amount > elig.refundable:
         raise UsageError(
             f"{format_amount(amount, currency)} is more than the refundable {format_amount(elig.refundable, currency)}"
