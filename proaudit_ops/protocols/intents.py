@@ -262,6 +262,7 @@ def _begin(guard: ChangeGuard, plan: Plan, kind: IntentKind) -> Intent:
     now = utcnow()
     try:
         with guard.tx() as conn:
+            _wait_for_rows(conn, plan)
             guard.lock_and_compare(conn, plan)
             existing = get_intent(conn, step.op_key, lock=True)
             if existing is not None and existing.state == "done":
@@ -303,6 +304,31 @@ def _begin(guard: ChangeGuard, plan: Plan, kind: IntentKind) -> Intent:
         guard.record(plan.action, plan, "refused", error=exc.message, extra={"op_key": step.op_key})
         raise
     return intent
+
+
+def _wait_for_rows(conn: Connection, plan: Plan) -> None:
+    """Lock the plan's rows waiting up to lock_timeout (not NOWAIT): we hold the claim, and another
+    run only planning (a short transaction) must not make both runs give up."""
+    from proaudit_ops.db.engine import is_lock_timeout
+    from proaudit_ops.protocols.plan_schema import change_table
+
+    if conn.dialect.name != "postgresql":
+        return
+    from sqlalchemy import and_
+    from sqlalchemy.exc import DBAPIError
+
+    for change in plan.changes:
+        table = change_table(change)
+        where = and_(*(table.c[name] == value for name, value in change.key.items()))
+        try:
+            conn.execute(select(table.c[next(iter(change.key))]).where(where).with_for_update())
+        except DBAPIError as exc:
+            if is_lock_timeout(exc):
+                raise Refused(
+                    f"timed out waiting for the lock on {change.table} {change.label}",
+                    hint="another session holds it: retry in a moment",
+                ) from None
+            raise
 
 
 def _drive(guard: ChangeGuard, kind: IntentKind, intent: Intent, plan: Plan | None) -> IntentResult:

@@ -102,33 +102,46 @@ def _racer(args: list[str], env: dict[str, str], barrier: Any, out: Any) -> None
 
     from proaudit_ops.cli.app import app
 
-    barrier.wait(timeout=30)
-    started = time.monotonic()
-    result = CliRunner().invoke(app, args, catch_exceptions=True)
-    out.put((result.exit_code, time.monotonic() - started, result.stderr[-300:]))
-    os._exit(0)  # no cleanup of connections inherited from the parent
+    try:
+        barrier.wait(timeout=30)
+        started = time.monotonic()
+        result = CliRunner().invoke(app, args, catch_exceptions=True)
+        out.put((result.exit_code, time.monotonic() - started, result.stderr[-300:]))
+    except BaseException as exc:
+        out.put((-1, 0.0, repr(exc)))
+    finally:
+        os._exit(0)  # no cleanup of connections inherited from the parent
 
 
 def test_two_processes_race_fifty_times(served: Served) -> None:
-    import proaudit_ops.cli.refunds  # noqa: F401  (imported once, before forking: each trial is cheap)
-    import proaudit_ops.core.refunds.issue  # noqa: F401
+    from typer.testing import CliRunner
 
+    from proaudit_ops.cli.app import app
+
+    lock_timeout_s = 2.0
+    # A slow answer on a loaded machine is not what this test is about: a generous Paystack timeout.
+    env = {**served.env, "PROAUDIT_LOCK_TIMEOUT_MS": str(int(lock_timeout_s * 1000)), "PAYSTACK_TIMEOUT_SECONDS": "60"}
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:  # one warm-up run in this process: every module the racers need is imported before forking
+        assert CliRunner().invoke(app, ["refunds", "check", REF]).exit_code == 0
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     served.billing.dispose()
     served.sim.dispose()
-    lock_timeout_s = 2.0
-    env = {**served.env, "PROAUDIT_LOCK_TIMEOUT_MS": str(int(lock_timeout_s * 1000))}
     ctx = multiprocessing.get_context("fork")
     for trial in range(TRIALS):
         args = ["refunds", "issue", REF, "--amount-kobo", str(1000 + trial), "--reason", f"race {trial}", "--yes"]
         barrier = ctx.Barrier(2)
-        out = ctx.Queue()
+        out = ctx.SimpleQueue()  # put() is synchronous: nothing is lost at os._exit
         procs = [ctx.Process(target=_racer, args=(args, env, barrier, out)) for _ in range(2)]
         for p in procs:
             p.start()
-        results = [out.get(timeout=60) for _ in procs]
         for p in procs:
-            p.join(timeout=30)
+            p.join(timeout=60)
             assert p.exitcode == 0  # no deadlock: both came back
+        results = [out.get() for _ in procs]
         codes = sorted(code for code, _, _ in results)
         assert codes == [0, 4], results
         loser = next(r for r in results if r[0] == 4)

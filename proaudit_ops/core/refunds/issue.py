@@ -159,6 +159,10 @@ def issue_refund(
                 hint=f"finish it: proaudit refunds resume {op_key}",
             )
         resumed = resume(guard, op_key)
+        if resumed.outcome == "already":  # another run finished it meanwhile: this one did nothing
+            message = f"already refunded: intent {op_key} was finished by another run; nothing was sent"
+            guard.record_refusal(ACTION, message, {"target": reference, "op_key": op_key})
+            raise Refused(message, hint=f"look at it: proaudit refunds status {reference}")
         return IssueResult(
             reference,
             op_key,
