@@ -57,7 +57,9 @@ class Served:
     sim: Engine
     sim_db: Path
 
-    def run(self, *args: str, extra: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, extra: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "proaudit_ops", *args],
             env={**self.env, **(extra or {})},

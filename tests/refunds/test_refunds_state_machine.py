@@ -62,7 +62,8 @@ def test_refund_state_machine(served: Served, monkeypatch: pytest.MonkeyPatch) -
         except Crash:
             pass
         except ProauditError as exc:
-            assert exc.exit_code in (2, 4, 5), exc.message
+            if exc.exit_code not in (2, 4, 5):  # refused, bad input or unknown; never unavailable or a bug
+                raise
 
     class RefundMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -80,14 +81,18 @@ def test_refund_state_machine(served: Served, monkeypatch: pytest.MonkeyPatch) -
                 )
             with served.sim.begin() as conn:
                 conn.execute(delete(sim_refunds).where(sim_refunds.c.transaction_reference == REF))
-                conn.execute(update(sim_transactions).where(sim_transactions.c.reference == REF).values(status="success"))
+                conn.execute(
+                    update(sim_transactions).where(sim_transactions.c.reference == REF).values(status="success")
+                )
 
         @rule(crash=st.sampled_from([None, *POINTS]))
         def issue(self, crash: str | None) -> None:
             crash_at["point"] = crash
             attempt(lambda rt: issue_refund(rt, RefundRequest(REF, "state machine"), yes, lambda _p: True))
 
-        @rule(amount=st.sampled_from([1_000_000, 2_500_000, 5_000_000, 9_000_000]), crash=st.sampled_from([None, *POINTS]))
+        @rule(
+            amount=st.sampled_from([1_000_000, 2_500_000, 5_000_000, 9_000_000]), crash=st.sampled_from([None, *POINTS])
+        )
         def partial_issue(self, amount: int, crash: str | None) -> None:
             crash_at["point"] = crash
             request = RefundRequest(REF, "partial", amount_kobo=amount)

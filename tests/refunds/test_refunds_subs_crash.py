@@ -22,9 +22,7 @@ POINTS = ["guard:after_lock", "guard:after_update", "guard:after_audit", "guard:
 def sku(served: Served) -> dict[str, object]:
     with served.billing.connect() as conn:
         row = conn.execute(
-            text(
-                "SELECT t.* FROM tenant_skus t JOIN organizations o ON o.id = t.organization_id WHERE o.name = :n"
-            ),
+            text("SELECT t.* FROM tenant_skus t JOIN organizations o ON o.id = t.organization_id WHERE o.name = :n"),
             {"n": ORG},
         ).mappings()
         return dict(row.one())
