@@ -104,7 +104,7 @@ def render_plan(plan: Plan, console: Console | None = None) -> None:
 
     out = console or render.console()
     if plan.external is not None:  # the Paystack call comes first: the rows record its result
-        out.print(external_text(plan), markup=False, soft_wrap=True)
+        out.print(external_text(plan), markup=False)
     out.print(plan_table(plan))
 
 

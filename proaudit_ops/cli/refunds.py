@@ -188,7 +188,7 @@ def _render_resume(result: object) -> None:
 
 def _render_status(result: object) -> None:
     from proaudit_ops.cli import render
-    from proaudit_ops.cli.render import ESSENTIAL, Col
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.refunds.views import RefundStatus
 
     assert isinstance(result, RefundStatus)
@@ -206,7 +206,7 @@ def _render_status(result: object) -> None:
             Col("amount", ESSENTIAL),
             Col("at Paystack", ESSENTIAL),
             Col("ours", ESSENTIAL),
-            Col("created"),
+            Col("created", OPTIONAL),
         ],
         title="refunds at Paystack",
     )
@@ -228,7 +228,7 @@ def _render_status(result: object) -> None:
 
 def _render_list(result: object) -> None:
     from proaudit_ops.cli import render
-    from proaudit_ops.cli.render import ESSENTIAL, Col
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.refunds.views import RefundList
 
     assert isinstance(result, RefundList)
@@ -242,8 +242,8 @@ def _render_list(result: object) -> None:
             Col("amount", ESSENTIAL),
             Col("state", ESSENTIAL),
             Col("refund", ESSENTIAL),
-            Col("started"),
-            Col("op key"),
+            Col("started", OPTIONAL),
+            Col("op key", ESSENTIAL),
         ],
         title=f"refunds since {render.when(result.since)}",
     )

@@ -5,6 +5,7 @@ row names a Paystack refund; after a final resume Paystack and the database agre
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -131,7 +132,7 @@ def test_refund_state_machine(served: Served, monkeypatch: pytest.MonkeyPatch) -
                 by_amount[int(r["amount"])] = by_amount.get(int(r["amount"]), 0) + 1
             keys_by_amount: dict[int, int] = {}
             for i in intents_:
-                amount = int(i["op_key"].split(":")[2])
+                amount = int(json.loads(i["params"])["amount"])
                 keys_by_amount[amount] = keys_by_amount.get(amount, 0) + 1
             for amount, count in by_amount.items():
                 assert count <= keys_by_amount.get(amount, 0), (amount, refunds, intents_)  # one refund per op key
@@ -142,7 +143,7 @@ def test_refund_state_machine(served: Served, monkeypatch: pytest.MonkeyPatch) -
             if row["status"] == "refunded":
                 assert row["refund_reference"] in ids
             assert int(row["refund_amount_kobo"] or 0) <= CAPTURE
-            done_total = sum(int(i["op_key"].split(":")[2]) for i in intents_ if i["state"] == "done")
+            done_total = sum(int(json.loads(i["params"])["amount"]) for i in intents_ if i["state"] == "done")
             assert int(row["refund_amount_kobo"] or 0) == done_total
 
         def teardown(self) -> None:

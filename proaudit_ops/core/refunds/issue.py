@@ -1,7 +1,7 @@
 """`refunds issue PAYMENT`: one refund at Paystack and the rows that record it, exactly once.
 
 Before any lock: the payment, Paystack's refunds of its transaction and the eligibility (no HTTP
-while rows are locked). The op key is `refund:<payment id>:<amount>` (`:<n>` with --another for a
+while rows are locked). The op key is `refund:<payment reference>:<amount>` (`:<n>` with --another for a
 further partial refund of the same amount), so two operators refunding the same collide on the
 intent's primary key, and a second identical `refunds issue` finds the first (done: refused, exit 4;
 left open by a crash: resumed). The plan is the Paystack call plus the row changes (payment, and the
@@ -108,10 +108,12 @@ def requested_amount(request: RefundRequest, elig: Eligibility) -> int:
     return max(0, int(elig.payment["amount_kobo"]) - elig.refunded_here)
 
 
-def op_key_for(conn: Connection, payment_id: str, amount: int, another: bool) -> str:
+def op_key_for(conn: Connection, payment: dict[str, Any], amount: int, another: bool) -> str:
+    """`refund:<reference>:<amount>`: the reference is unique and readable in `resume OP`."""
     from proaudit_ops.protocols.intents import intents_for
 
-    base = f"refund:{payment_id}:{amount}"
+    payment_id = str(payment["id"])
+    base = f"refund:{payment['reference']}:{amount}"
     if not another:
         return base
     same = [i for i in intents_for(conn, payment_id, "refund") if i.op_key == base or i.op_key.startswith(base + ":")]
@@ -140,7 +142,7 @@ def issue_refund(
     with read_only(engine) as conn:
         elig = assess(conn, payment, refunds, now)
         amount = requested_amount(request, elig)
-        op_key = op_key_for(conn, str(payment["id"]), amount, request.another)
+        op_key = op_key_for(conn, payment, amount, request.another)
         existing = get_intent(conn, op_key)
     reference, currency = elig.reference, elig.currency
     threshold = runtime.settings.proaudit_refund_approval_above
