@@ -142,7 +142,8 @@ def _render_check(result: object) -> None:
         f"at Paystack: {_money(result.refunded_at_paystack, result.currency)}",
         markup=False,
     )
-    out.print(f"  refundable: {_money(result.refundable, result.currency)}", markup=False)
+    refundable = _money(result.refundable, result.currency) if result.eligible else "nothing (not eligible)"
+    out.print(f"  refundable: {refundable}", markup=False)
     out.print(f"  subscription: {result.subscription_state or 'none'}", markup=False)
     for note in result.notes:
         out.print(f"  note: {note}", markup=False)
