@@ -20,7 +20,11 @@ def approve_command(
     """Approve another operator's saved plan; then anyone runs `proaudit apply FILE`.
 
     Refused (exit 4) for your own plan, an edited or unknown plan, or one that needs no approval.
-    Example: PROAUDIT_OPERATOR=bob proaudit approve refund.json
+
+    \b
+    Examples:
+      proaudit approve refund.json
+      proaudit approve refund.json --json
     """
     from proaudit_ops.protocols.intents import approve_plan
 

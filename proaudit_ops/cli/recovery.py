@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 app = group_app("recovery")
 maintenance_app = typer.Typer(
     help="Maintenance mode: the app's Redis keys maintenance_mode / maintenance_message, always with a TTL.\n\n"
-    "Examples:\n\n"
     "\b\n"
+    "Examples:\n"
     "  proaudit recovery maintenance status\n"
     '  proaudit recovery maintenance on --message "Payments are paused for a few minutes" --ttl 30m\n'
     "  proaudit recovery maintenance off",
@@ -45,6 +45,7 @@ def health(
     The checks run at the same time, each bounded by --timeout. Exit 0 when all pass (or are not
     configured), 1 when any fails.
 
+    \b
     Examples:
       proaudit recovery health
       proaudit recovery health --json --timeout 3
@@ -65,6 +66,7 @@ def maintenance_on(
 ) -> None:
     """Turn maintenance mode on, for --ttl at most (audited; `off` puts back what was there).
 
+    \b
     Examples:
       proaudit recovery maintenance on --message "Billing maintenance in progress" --ttl 1h --dry-run
       proaudit recovery maintenance on --message "Billing maintenance in progress" --ttl 1h --yes
@@ -91,6 +93,7 @@ def maintenance_on(
 def maintenance_off(ctx: typer.Context, dry_run: DryRun = False, yes: Yes = False, live: Live = False) -> None:
     """Turn maintenance mode off: restore what the keys held before `on` (or delete them).
 
+    \b
     Examples:
       proaudit recovery maintenance off --dry-run
       proaudit recovery maintenance off --yes
@@ -108,6 +111,7 @@ def maintenance_off(ctx: typer.Context, dry_run: DryRun = False, yes: Yes = Fals
 def maintenance_status(ctx: typer.Context) -> None:
     """Show the maintenance keys, their values and how long until they clear.
 
+    \b
     Examples:
       proaudit recovery maintenance status
       proaudit recovery maintenance status --json
@@ -140,6 +144,7 @@ def failover(
     PROAUDIT_REPLICA_MAX_LAG_SECONDS and the old primary no longer answers. Prints the new
     DATABASE_URL (password masked; the full value goes to --env-file) and the restart commands.
 
+    \b
     Examples:
       proaudit recovery failover --replica postgresql://billing@replica:5432/billing --dry-run
       proaudit recovery failover --replica postgresql://billing@replica:5432/billing --env-file /etc/billing.env

@@ -29,7 +29,10 @@ Payment = Annotated[str, typer.Argument(help="The payment: its reference (PSK-EL
 def check(ctx: typer.Context, payment: Payment) -> None:
     """Is PAYMENT refundable, how much, and if not, why (exit 0 eligible, 1 not).
 
-    Example: proaudit refunds check PSK-ELIGIBLE-0001
+    \b
+    Examples:
+      proaudit refunds check PSK-ELIGIBLE-0001
+      proaudit refunds check PSK-LATE-0001 --json
     """
     from proaudit_ops.core.refunds.eligibility import check_refund
 
@@ -59,6 +62,7 @@ def issue(
 ) -> None:
     """Refund PAYMENT at Paystack exactly once and record it (default: all that is refundable).
 
+    \b
     Examples:
       proaudit refunds issue PSK-ELIGIBLE-0001 --reason "customer request" --dry-run
       proaudit refunds issue PSK-ELIGIBLE-0001 --amount 5,000.00 --reason "partial" --yes
@@ -83,7 +87,10 @@ def resume(
 ) -> None:
     """Finish refunds left started or unknown: Paystack is asked first, nothing is sent twice.
 
-    Example: proaudit refunds resume
+    \b
+    Examples:
+      proaudit refunds resume
+      proaudit refunds resume refund:PSK-ELIGIBLE-0001:15000000 --yes
     """
     from proaudit_ops.core.refunds.issue import resume_refunds
 
@@ -97,7 +104,10 @@ def status(
 ) -> None:
     """Paystack's view of the refunds (pending, processing, needs-attention, processed, failed) beside ours.
 
-    Example: proaudit refunds status PSK-PARTIAL-0001
+    \b
+    Examples:
+      proaudit refunds status PSK-PARTIAL-0001
+      proaudit refunds status PSK-PSREFUNDED-0001 --json
     """
     from proaudit_ops.core.refunds.views import refund_status
 
@@ -111,7 +121,10 @@ def list_(
 ) -> None:
     """Refunds issued with proaudit (their intents), newest first.
 
-    Example: proaudit refunds list --since 30d
+    \b
+    Examples:
+      proaudit refunds list
+      proaudit refunds list --since 30d --json
     """
     from proaudit_ops.core.refunds.views import list_refunds
 

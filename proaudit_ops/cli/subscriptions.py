@@ -36,7 +36,13 @@ From = Annotated[
 
 @app.command("show")
 def show(ctx: typer.Context, org: Org) -> None:
-    """The subscription, organization, recent payments, dunning state and audit history of ORG."""
+    """The subscription, organization, recent payments, dunning state and audit history of ORG.
+
+    \b
+    Examples:
+      proaudit subscriptions show "Eko Bakery Ltd"
+      proaudit subscriptions show PSK-STUCK-0001 --json
+    """
     from proaudit_ops.core.subscriptions.view import show_subscription
 
     run(ctx, lambda rt: show_subscription(rt.engine(), org), _render_show)
@@ -50,7 +56,13 @@ def list_(
     ] = None,
     within: Annotated[str | None, typer.Option("--within", help="With --state expiring: ends within (7d).")] = None,
 ) -> None:
-    """Subscriptions, optionally only those in one state or expiring soon."""
+    """Subscriptions, optionally only those in one state or expiring soon.
+
+    \b
+    Examples:
+      proaudit subscriptions list --state past_due
+      proaudit subscriptions list --state expiring --within 7d
+    """
     from proaudit_ops.core.subscriptions.view import list_subscriptions
 
     window = parse_window(within, "--within") if within else None
@@ -73,7 +85,13 @@ def activate(
     show_sql: ShowSql = False,
     plan_out: PlanOut = None,
 ) -> None:
-    """Activate TIER/CYCLE for ORG, the period by calendar; refused (exit 4) unless a payment covers it."""
+    """Activate TIER/CYCLE for ORG, the period by calendar; refused (exit 4) unless a payment covers it.
+
+    \b
+    Examples:
+      proaudit subscriptions activate "Bluewave Logistics" --tier professional --cycle monthly --dry-run
+      proaudit subscriptions activate "Obi Motors" --tier core --cycle monthly --reason "paid by transfer" --yes
+    """
     from proaudit_ops.core.subscriptions.changes import ChangeRequest
 
     request = ChangeRequest("activate", tier=tier, cycle=cycle, start=_date(start), reason=reason)
@@ -94,7 +112,13 @@ def convert_trial(
     show_sql: ShowSql = False,
     plan_out: PlanOut = None,
 ) -> None:
-    """End ORG's trial and start the paid period its payment bought (refused without one, exit 4)."""
+    """End ORG's trial and start the paid period its payment bought (refused without one, exit 4).
+
+    \b
+    Examples:
+      proaudit subscriptions convert-trial "Tunde Okafor Consulting" --dry-run
+      proaudit subscriptions convert-trial "Tunde Okafor Consulting" --yes
+    """
     from proaudit_ops.core.subscriptions.changes import ChangeRequest
 
     request = ChangeRequest("convert_trial", start=_date(start), reason=reason)
@@ -113,7 +137,13 @@ def extend(
     show_sql: ShowSql = False,
     plan_out: PlanOut = None,
 ) -> None:
-    """Give ORG N days of grace: the period end moves N days on (from now if already past)."""
+    """Give ORG N days of grace: the period end moves N days on (from now if already past).
+
+    \b
+    Examples:
+      proaudit subscriptions extend "Sahel Agro Cooperative" --days 7 --reason "card replaced" --dry-run
+      proaudit subscriptions extend "Sahel Agro Cooperative" --days 7 --reason "card replaced" --yes
+    """
     from proaudit_ops.core.subscriptions.changes import ChangeRequest
 
     _change(ctx, org, ChangeRequest("extend", days=days, reason=reason), dry_run, yes, live, show_sql, plan_out)
@@ -131,7 +161,13 @@ def set_tier(
     show_sql: ShowSql = False,
     plan_out: PlanOut = None,
 ) -> None:
-    """Change ORG's tier (the period stays as it is)."""
+    """Change ORG's tier (the period stays as it is).
+
+    \b
+    Examples:
+      proaudit subscriptions set-tier "Eko Bakery Ltd" enterprise --reason "upgrade agreed" --dry-run
+      proaudit subscriptions set-tier "Eko Bakery Ltd" core --reason "downgrade requested" --yes
+    """
     from proaudit_ops.core.subscriptions.changes import ChangeRequest
 
     _change(ctx, org, ChangeRequest("set_tier", tier=tier, reason=reason), dry_run, yes, live, show_sql, plan_out)
@@ -151,7 +187,13 @@ def cancel(
     show_sql: ShowSql = False,
     plan_out: PlanOut = None,
 ) -> None:
-    """Cancel ORG at the end of its paid period (cancel_at_period_end, with the reason)."""
+    """Cancel ORG at the end of its paid period (cancel_at_period_end, with the reason).
+
+    \b
+    Examples:
+      proaudit subscriptions cancel "Ifeoma Studio" --at-period-end --reason "closing the business" --dry-run
+      proaudit subscriptions cancel "Ifeoma Studio" --at-period-end --reason "closing the business" --yes
+    """
     from proaudit_ops.core.subscriptions.changes import ChangeRequest
 
     request = ChangeRequest("cancel", reason=reason, at_period_end=at_period_end)
