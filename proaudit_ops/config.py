@@ -131,6 +131,9 @@ class Settings(BaseSettings):
     proaudit_checkpoint_key: SecretStr | None = None
     proaudit_checkpoint_path: Path | None = None
     proaudit_checkpoint_every: int = Field(default=0, ge=0, le=1_000_000)
+    # reconcile: above this many list pages (100 transactions each) `--source auto` uses Paystack's
+    # transaction export (one CSV) instead of paging within the rate limit.
+    proaudit_reconcile_max_pages: int = Field(default=1000, ge=1, le=1_000_000)
 
     _config_file: Path | None = PrivateAttr(default=None)
     _profile: str | None = PrivateAttr(default=None)

@@ -1,0 +1,191 @@
+"""Staging Paystack's rows in the billing database, page by page, with the checkpoint in the same commit.
+
+A page's rows and the run's counters/cursor commit together: after a crash (SIGKILL included) the
+table holds exactly the pages the checkpoint counts, so `--resume` continues from the next page.
+PostgreSQL gets the rows through COPY, SQLite through one executemany per page.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from proaudit_ops.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+STAGED_COLUMNS = (
+    "run_id",
+    "kind",
+    "paystack_id",
+    "reference",
+    "status",
+    "amount",
+    "requested_amount",
+    "currency",
+    "paid_at",
+    "gateway_response",
+    "channel",
+    "transaction_id",
+    "metadata",
+)
+StagedRow = tuple[Any, ...]  # in STAGED_COLUMNS order
+
+
+@dataclass(frozen=True)
+class RunState:
+    id: str
+    window_from: datetime
+    window_to: datetime
+    source: str
+    state: str  # staging | staged | done
+    phase: str  # transactions | refunds | compared
+    cursor: str | None
+    pages: int
+    rows: int
+
+
+def ensure_tables(engine: Engine) -> None:
+    """The tool's reconcile tables, created on first use (an existing billing database has none yet)."""
+    from proaudit_ops.db.schema import ops_reconcile_rows, ops_reconcile_runs
+
+    ops_reconcile_runs.create(engine, checkfirst=True)
+    ops_reconcile_rows.create(engine, checkfirst=True)
+
+
+def _state(row: Any) -> RunState:
+    return RunState(
+        id=row.id,
+        window_from=row.window_from,
+        window_to=row.window_to,
+        source=row.source,
+        state=row.state,
+        phase=row.phase,
+        cursor=row.cursor,
+        pages=int(row.pages),
+        rows=int(row.rows),
+    )
+
+
+class Stage:
+    def __init__(self, engine: Engine, *, lock_timeout_ms: int, statement_timeout_ms: int) -> None:
+        self.engine = engine
+        self._limits = {"lock_timeout_ms": lock_timeout_ms, "statement_timeout_ms": statement_timeout_ms}
+
+    def _tx(self) -> Any:
+        from proaudit_ops.db.engine import write_tx
+
+        return write_tx(self.engine, **self._limits)
+
+    def unfinished(self, window_from: datetime, window_to: datetime) -> RunState | None:
+        """The latest run of this window that did not finish (what --resume continues)."""
+        from sqlalchemy import select
+
+        from proaudit_ops.db.schema import ops_reconcile_runs as runs
+
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(runs)
+                .where(runs.c.window_from == window_from, runs.c.window_to == window_to, runs.c.state != "done")
+                .order_by(runs.c.started_at.desc())
+                .limit(1)
+            ).first()
+        return _state(row) if row is not None else None
+
+    def start(self, window_from: datetime, window_to: datetime, source: str) -> RunState:
+        """A new run; unfinished runs of the same window are abandoned (their rows dropped)."""
+        from sqlalchemy import delete, select
+
+        from proaudit_ops.db.schema import ops_reconcile_rows as staged
+        from proaudit_ops.db.schema import ops_reconcile_runs as runs
+
+        now = utcnow()
+        run_id = str(uuid.uuid4())
+        with self._tx() as conn:
+            stale = select(runs.c.id).where(
+                runs.c.window_from == window_from, runs.c.window_to == window_to, runs.c.state != "done"
+            )
+            old = [r.id for r in conn.execute(stale)]
+            if old:
+                conn.execute(delete(staged).where(staged.c.run_id.in_(old)))
+                conn.execute(delete(runs).where(runs.c.id.in_(old)))
+            conn.execute(
+                runs.insert().values(
+                    id=run_id,
+                    window_from=window_from,
+                    window_to=window_to,
+                    source=source,
+                    state="staging",
+                    phase="transactions",
+                    cursor=None,
+                    pages=0,
+                    rows=0,
+                    started_at=now,
+                    updated_at=now,
+                )
+            )
+        return RunState(run_id, window_from, window_to, source, "staging", "transactions", None, 0, 0)
+
+    def write_page(self, run: RunState, rows: Sequence[StagedRow], *, cursor: str | None, phase: str) -> RunState:
+        """Stage one page and move the checkpoint past it, in one transaction."""
+        from sqlalchemy import update
+
+        from proaudit_ops.db.schema import ops_reconcile_runs as runs
+
+        pages, count = run.pages + 1, run.rows + len(rows)
+        with self._tx() as conn:
+            if rows:
+                _insert(conn, rows)
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run.id)
+                .values(cursor=cursor, phase=phase, pages=pages, rows=count, updated_at=utcnow())
+            )
+        return RunState(run.id, run.window_from, run.window_to, run.source, run.state, phase, cursor, pages, count)
+
+    def set_phase(self, run: RunState, phase: str, *, state: str | None = None) -> RunState:
+        from sqlalchemy import update
+
+        from proaudit_ops.db.schema import ops_reconcile_runs as runs
+
+        new_state = state or run.state
+        values: dict[str, Any] = {"phase": phase, "cursor": None, "state": new_state, "updated_at": utcnow()}
+        with self._tx() as conn:
+            conn.execute(update(runs).where(runs.c.id == run.id).values(**values))
+        return RunState(run.id, run.window_from, run.window_to, run.source, new_state, phase, None, run.pages, run.rows)
+
+    def finish(self, run: RunState) -> None:
+        """Done: the run's staged rows are dropped (the result has been computed from them)."""
+        from sqlalchemy import delete, update
+
+        from proaudit_ops.db.schema import ops_reconcile_rows as staged
+        from proaudit_ops.db.schema import ops_reconcile_runs as runs
+
+        with self._tx() as conn:
+            conn.execute(delete(staged).where(staged.c.run_id == run.id))
+            now = utcnow()
+            conn.execute(
+                update(runs)
+                .where(runs.c.id == run.id)
+                .values(state="done", phase="compared", updated_at=now, finished_at=now)
+            )
+
+
+def _insert(conn: Connection, rows: Sequence[StagedRow]) -> None:
+    from proaudit_ops.db.engine import is_postgres
+
+    if is_postgres(conn):
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        columns = ", ".join(STAGED_COLUMNS)
+        with raw.cursor() as cur, cur.copy(f"COPY ops_reconcile_rows ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    from proaudit_ops.db.schema import ops_reconcile_rows as staged
+
+    conn.execute(staged.insert(), [dict(zip(STAGED_COLUMNS, row, strict=True)) for row in rows])
