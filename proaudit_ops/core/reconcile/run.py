@@ -107,7 +107,8 @@ def reconcile(
                 f"the interrupted run of this window pages the {run.source} source, not {source}",
                 hint=f"resume it with --source {run.source} (or auto), or run again without --resume",
             )
-        choice = SourceChoice(run.source, f"resumed run {run.id[:8]} after {run.pages:,} pages", None, None)
+        choice = SourceChoice(run.source, f"resumed run {run.id[:8]} after {run.pages:,} page(s)", None, None)
+        window_from, window_to = run.window_from, run.window_to  # the window it started with
     else:
         total = estimate(client, window_from, window_to)
         choice = choose(source, total, max_pages=settings.proaudit_reconcile_max_pages, page_seconds=SECONDS_PER_PAGE)

@@ -56,12 +56,14 @@ def choose(requested: str, total: int | None, *, max_pages: int, page_seconds: f
     if pages > max_pages:
         return SourceChoice(
             "export",
-            f"{pages:,} pages (~{minutes:.0f} min at Paystack's rate limit) is over proaudit_reconcile_max_pages "
+            f"{pages:,} page(s) (~{minutes:.0f} min at Paystack's rate limit) is over proaudit_reconcile_max_pages "
             f"= {max_pages:,}: one CSV export instead",
             total,
             pages,
         )
-    return SourceChoice("api", f"{pages:,} pages is within proaudit_reconcile_max_pages = {max_pages:,}", total, pages)
+    return SourceChoice(
+        "api", f"{pages:,} page(s) is within proaudit_reconcile_max_pages = {max_pages:,}", total, pages
+    )
 
 
 def _metadata_text(value: object) -> str | None:

@@ -81,24 +81,36 @@ class Stage:
 
         return write_tx(self.engine, **self._limits)
 
-    def unfinished(self, window_from: datetime, window_to: datetime) -> RunState | None:
-        """The latest run of this window that did not finish (what --resume continues)."""
+    def _unfinished(self, conn: Connection, window_from: datetime, window_to: datetime) -> list[Any]:
+        """Unfinished runs of a window as long as this one, newest first.
+
+        Same length, not same bounds: `--since 24h` moves with the clock, and a resumed run keeps
+        the window it started with (a `--date` window is the same day either way).
+        """
         from sqlalchemy import select
 
+        from proaudit_ops.db.schema import UTCDateTime
         from proaudit_ops.db.schema import ops_reconcile_runs as runs
 
+        length = window_to - window_from
+        rows = conn.execute(select(runs).where(runs.c.state != "done").order_by(runs.c.started_at.desc())).all()
+        convert = UTCDateTime().process_result_value
+        same = []
+        for row in rows:
+            start, end = convert(row.window_from, conn.dialect), convert(row.window_to, conn.dialect)
+            if start is not None and end is not None and end - start == length:
+                same.append(row)
+        return same
+
+    def unfinished(self, window_from: datetime, window_to: datetime) -> RunState | None:
+        """The latest unfinished run of a window as long as this one (what --resume continues)."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(runs)
-                .where(runs.c.window_from == window_from, runs.c.window_to == window_to, runs.c.state != "done")
-                .order_by(runs.c.started_at.desc())
-                .limit(1)
-            ).first()
-        return _state(row) if row is not None else None
+            rows = self._unfinished(conn, window_from, window_to)
+        return _state(rows[0]) if rows else None
 
     def start(self, window_from: datetime, window_to: datetime, source: str) -> RunState:
-        """A new run; unfinished runs of the same window are abandoned (their rows dropped)."""
-        from sqlalchemy import delete, select
+        """A new run; unfinished runs of a window this long are abandoned (their staged rows dropped)."""
+        from sqlalchemy import delete
 
         from proaudit_ops.db.schema import ops_reconcile_rows as staged
         from proaudit_ops.db.schema import ops_reconcile_runs as runs
@@ -106,10 +118,7 @@ class Stage:
         now = utcnow()
         run_id = str(uuid.uuid4())
         with self._tx() as conn:
-            stale = select(runs.c.id).where(
-                runs.c.window_from == window_from, runs.c.window_to == window_to, runs.c.state != "done"
-            )
-            old = [r.id for r in conn.execute(stale)]
+            old = [r.id for r in self._unfinished(conn, window_from, window_to)]
             if old:
                 conn.execute(delete(staged).where(staged.c.run_id.in_(old)))
                 conn.execute(delete(runs).where(runs.c.id.in_(old)))
