@@ -120,13 +120,14 @@ def build(size: int, day: datetime, now: datetime, sim_engine: Engine, billing: 
             with billing.begin() as conn:
                 conn.execute(payment_transactions.insert(), payments)
             sims, payments = [], []
-    with billing.begin() as conn:  # every subscription covers what was paid
+    with billing.begin() as conn:  # every subscription covers what was paid (tiers as seeded)
         conn.execute(
             text(
-                "UPDATE tenant_skus SET is_active = true, trial_ends_at = NULL, tier = 'enterprise', "
-                "current_period_end = :end"
+                "UPDATE tenant_skus SET is_active = true, trial_ends_at = NULL, current_period_end = "
+                "CASE WHEN billing_cycle = 'annual' THEN CAST(:annual AS timestamptz) "
+                "ELSE CAST(:monthly AS timestamptz) END"
             ),
-            {"end": now + timedelta(days=400)},
+            {"annual": now + timedelta(days=400), "monthly": now + timedelta(days=40)},
         )
     return expected
 

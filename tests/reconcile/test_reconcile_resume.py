@@ -21,7 +21,7 @@ from proaudit_ops.sandbox.seed import _payment_row, _sim_row
 from proaudit_ops.sandbox.state import sim_transactions
 from proaudit_ops.timeutil import iso, utcnow
 
-EXTRA = 1_150  # with the seed: 12 pages of 100
+EXTRA = 2_450  # with the seed: 25 pages of 100, committed 10 at a time
 
 
 def _add_rows(billing: Any, sandbox: Any) -> None:
@@ -64,11 +64,11 @@ def _counts(envelope_text: str) -> dict[str, int]:
 
 def test_sigkill_mid_run_then_resume(big_pg: dict[str, str], pg_engine: Any) -> None:
     args = ["--json", "reconcile", "--since", "2d", "--source", "api"]
-    killed = subprocess_proaudit(args, {**big_pg, "PROAUDIT_CRASH_AT": "reconcile:page:7"})
+    killed = subprocess_proaudit(args, {**big_pg, "PROAUDIT_CRASH_AT": "reconcile:page:10"})
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     with pg_engine.connect() as conn:
         run = conn.execute(select(ops_reconcile_runs)).mappings().one()
-    assert (run["state"], run["phase"], run["pages"], run["rows"]) == ("staging", "transactions", 7, 700)
+    assert (run["state"], run["phase"], run["pages"], run["rows"]) == ("staging", "transactions", 10, 1000)
     assert run["cursor"]
 
     resumed = subprocess_proaudit([*args, "--resume"], big_pg)
@@ -77,7 +77,7 @@ def test_sigkill_mid_run_then_resume(big_pg: dict[str, str], pg_engine: Any) -> 
 
     data = json.loads(resumed.stdout)["data"]
     assert data["resumed"] is True and data["source_reason"].startswith("resumed run")
-    assert data["pages"] >= 12
+    assert data["pages"] >= 25
     assert (data["window_from"], data["window_to"]) == (iso(run["window_from"]), iso(run["window_to"]))
 
     fresh = subprocess_proaudit(args, big_pg)  # the same window from scratch
@@ -88,7 +88,7 @@ def test_sigkill_mid_run_then_resume(big_pg: dict[str, str], pg_engine: Any) -> 
 
 def test_without_resume_an_interrupted_run_is_started_over(big_pg: dict[str, str], pg_engine: Any) -> None:
     args = ["--json", "reconcile", "--since", "2d", "--source", "api"]
-    assert subprocess_proaudit(args, {**big_pg, "PROAUDIT_CRASH_AT": "reconcile:page:3"}).returncode == -9
+    assert subprocess_proaudit(args, {**big_pg, "PROAUDIT_CRASH_AT": "reconcile:page:10"}).returncode == -9
     again = subprocess_proaudit(args, big_pg)
     assert again.returncode == 1
     import json

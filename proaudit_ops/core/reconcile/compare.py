@@ -5,6 +5,7 @@ only the first `max_refs` references are kept, the count and the amounts cover a
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
+
+    from proaudit_ops.core.entitlement import BillingMetadata
 
 # name -> (fixable by --fix, what it means)
 CATEGORIES: dict[str, tuple[bool, str]] = {
@@ -136,12 +139,24 @@ def compute(
     return found
 
 
+@functools.lru_cache(maxsize=4096)
+def _metadata(text: str | None) -> BillingMetadata | str:
+    """parse_metadata, once per distinct text (an organization's payments carry the same metadata);
+    an unusable one is its error message."""
+    from proaudit_ops.core.entitlement import EntitlementError, parse_metadata
+
+    try:
+        return parse_metadata(text)
+    except EntitlementError as exc:
+        return str(exc)
+
+
 def not_entitled(conn: Connection, run_id: str, now: datetime, into: Category, max_refs: int) -> None:
     """paid_not_entitled: entitlement.py's `bought` and `covers` over streamed candidate rows (the
     tenant_skus row comes with each, so there is no query per payment)."""
     from sqlalchemy import text
 
-    from proaudit_ops.core.entitlement import EntitlementError, bought, covers, parse_metadata
+    from proaudit_ops.core.entitlement import EntitlementError, bought, covers
     from proaudit_ops.db.schema import UTCDateTime
 
     as_dt = UTCDateTime().process_result_value
@@ -162,7 +177,10 @@ def not_entitled(conn: Connection, run_id: str, now: datetime, into: Category, m
         try:
             # uuid.UUID: SQLite keeps a Uuid column as 32 hex digits, the metadata has the dashes.
             organization = str(uuid.UUID(str(row.organization_id)))
-            paid_for = bought(organization, parse_metadata(row.metadata), sku, paid_at)
+            meta = _metadata(row.metadata)
+            if isinstance(meta, str):
+                raise EntitlementError(meta)
+            paid_for = bought(organization, meta, sku, paid_at)
         except EntitlementError:
             into.add(row.reference, row.amount, row.currency, max_refs)  # unusable metadata: a human decides
             continue

@@ -22,7 +22,7 @@ from proaudit_ops.core.reconcile.source import (
     prefetched,
     refund_pages,
 )
-from proaudit_ops.core.reconcile.stage import RunState, Stage, ensure_tables
+from proaudit_ops.core.reconcile.stage import RunState, Stage, StagedRow, ensure_tables
 from proaudit_ops.crashpoints import crash_point
 from proaudit_ops.errors import ExitCode, PaystackNotFound, UsageError
 from proaudit_ops.timeutil import utcnow
@@ -37,6 +37,9 @@ Progress = Callable[[int, int, int | None], None]
 MAX_REFERENCES = 1000  # listed per category; the count and the amounts always cover all
 GHOST_VERIFY_LIMIT = 200  # ghosts are confirmed one by one at Paystack (the list window's edges)
 SECONDS_PER_PAGE = 0.5  # for the time estimate in the source's reason
+# Pages per commit (rows and checkpoint together): a commit per page costs more than the page itself
+# on a busy server; an interrupted run pages again at most this many.
+COMMIT_PAGES = 10
 
 
 @dataclass
@@ -117,16 +120,23 @@ def reconcile(
 
     if run.phase == "transactions":
         make = api_pages if run.source == "api" else export_pages
+        held: list[StagedRow] = []
+        held_pages = 0
         for rows, cursor in prefetched(make(client, run.id, window_from, window_to, run.cursor)):
-            run = stage.write_page(run, rows, cursor=cursor, phase="transactions" if cursor else "refunds")
+            held.extend(rows)
+            held_pages += 1
             if progress:
-                progress(run.pages, run.rows, expected)
+                progress(run.pages + held_pages, run.rows + len(held), expected)
+            if cursor is not None and held_pages < COMMIT_PAGES:
+                continue
+            phase = "transactions" if cursor else "refunds"
+            run = stage.write_page(run, held, cursor=cursor, phase=phase, pages=held_pages)
+            held, held_pages = [], 0
             crash_point(f"reconcile:page:{run.pages}")
     if run.phase == "refunds":
         for rows, cursor in refund_pages(client, run.id, window_from, utcnow(), run.cursor):
             run = stage.write_page(run, rows, cursor=cursor, phase="refunds" if cursor else "compare")
-    if run.phase != "compare":
-        run = stage.set_phase(run, "compare", state="staged")
+    run = stage.set_phase(run, "compare", state="staged")  # and fresh planner statistics
 
     now = utcnow()
     from proaudit_ops.db.engine import read_only

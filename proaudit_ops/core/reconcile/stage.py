@@ -139,14 +139,21 @@ class Stage:
             )
         return RunState(run_id, window_from, window_to, source, "staging", "transactions", None, 0, 0)
 
-    def write_page(self, run: RunState, rows: Sequence[StagedRow], *, cursor: str | None, phase: str) -> RunState:
-        """Stage one page and move the checkpoint past it, in one transaction."""
-        from sqlalchemy import update
+    def write_page(
+        self, run: RunState, rows: Sequence[StagedRow], *, cursor: str | None, phase: str, pages: int = 1
+    ) -> RunState:
+        """Stage `pages` pages' rows and move the checkpoint past them, in one transaction."""
+        from sqlalchemy import text, update
 
+        from proaudit_ops.db.engine import is_postgres
         from proaudit_ops.db.schema import ops_reconcile_runs as runs
 
-        pages, count = run.pages + 1, run.rows + len(rows)
+        pages, count = run.pages + pages, run.rows + len(rows)
         with self._tx() as conn:
+            if is_postgres(conn):
+                # No fsync wait per page: a commit lost in a server crash loses its rows and its
+                # checkpoint together, and --resume pages again from the checkpoint before it.
+                conn.execute(text("SET LOCAL synchronous_commit = off"))
             if rows:
                 _insert(conn, rows)
             conn.execute(
@@ -165,7 +172,22 @@ class Stage:
         values: dict[str, Any] = {"phase": phase, "cursor": None, "state": new_state, "updated_at": utcnow()}
         with self._tx() as conn:
             conn.execute(update(runs).where(runs.c.id == run.id).values(**values))
+        if phase == "compare":
+            self.analyze()
         return RunState(run.id, run.window_from, run.window_to, run.source, new_state, phase, None, run.pages, run.rows)
+
+    def analyze(self) -> None:
+        """Fresh planner statistics after staging (autovacuum has not seen the pages yet): without them
+        PostgreSQL plans the comparison as if the staging table were empty."""
+        from sqlalchemy import text
+
+        from proaudit_ops.db.engine import is_postgres
+
+        if not is_postgres(self.engine):
+            return
+        with self.engine.connect() as conn:
+            conn.execute(text("ANALYZE ops_reconcile_rows"))
+            conn.commit()
 
     def finish(self, run: RunState) -> None:
         """Done: the run's staged rows are dropped (the result has been computed from them)."""
