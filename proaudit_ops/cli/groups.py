@@ -33,7 +33,9 @@ GROUPS: dict[str, Group] = {
     "audit": Group("proaudit_ops.cli.audit", "app", "The hash-chained audit log: list, show, verify, ship."),
     "apply": Group("proaudit_ops.cli.audit", "apply_app", "Apply a saved plan exactly as reviewed (refused if stale)."),
     "reconcile": Group(
-        "proaudit_ops.cli.reconcile", "app", "Paystack vs payments vs the webhook inbox, for a day (cron: --json)."
+        "proaudit_ops.cli.reconcile",
+        "app",
+        "Compare Paystack's transactions and refunds with the payments table and the webhook inbox (cron).",
     ),
     "config": Group("proaudit_ops.cli.config_cmd", "app", "Show and check the configuration."),
     "sandbox": Group("proaudit_ops.cli.sandbox", "app", "The embedded sandbox: demo tenants and a simulated Paystack."),
