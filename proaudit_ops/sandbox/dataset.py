@@ -239,7 +239,7 @@ PAYMENTS: tuple[Pay, ...] = (
     # issue 9: one case per reconcile category the first seeds did not cover (RECONCILE_CASES)
     Pay("PSK-REFUNDMM-0001", "harmattan", PRO, "success", "success", _d(9), inbox=OK_EVENT, batch=2),
     Pay("PSK-WEBHOOK-0001", "ifeoma", PRO, "success", "success", _d(10), batch=2,
-        inbox=("failed", 4, "HTTP 500: TypeError: send_receipt() missing 1 required positional argument")),
+        inbox=("received", 0, None)),
     Pay("PSK-NOTENT-0001", "tunde", PRO, "success", "success", _d(6), entry=CHECKOUT, channel="bank_transfer",
         inbox=OK_EVENT, batch=2),
 )
@@ -265,7 +265,7 @@ RECONCILE_CASE_NOTES: dict[str, str] = {
     "PSK-REFUNDMM-0001": "success in both; the DB records a 5,000,000 kobo refund that Paystack never made "
     "(Harmattan Media)",
     "PSK-WEBHOOK-0001": "success in both (the app settled it from the callback); its charge.success event "
-    "failed 4 times and was never processed (Ifeoma Studio)",
+    "was received but never processed: the worker lost it (Ifeoma Studio)",
     "PSK-NOTENT-0001": "success in both, paid 6 days ago, but the subscription is still a trial (Tunde Okafor "
     "Consulting)",
 }

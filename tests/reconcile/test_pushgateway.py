@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Invoke
 from prometheus_client.parser import text_string_to_metric_families
+from reconcile_helpers import Invoke
 
 from proaudit_ops.sandbox.dataset import RECONCILE_CASES
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Invoke
+from reconcile_helpers import Invoke
 from sqlalchemy import func, select
 
 from proaudit_ops.core.reconcile.compare import FIXABLE

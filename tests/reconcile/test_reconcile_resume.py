@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import subprocess_proaudit
+from reconcile_helpers import subprocess_proaudit
 from sqlalchemy import select
 
 from proaudit_ops.db.schema import ops_reconcile_runs, payment_transactions

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import Invoke
 from prometheus_client.parser import text_string_to_metric_families
+from reconcile_helpers import Invoke
 
 from proaudit_ops.core.reconcile.compare import CATEGORIES, FIXABLE
 from proaudit_ops.sandbox.dataset import RECONCILE_CASES

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from proaudit_ops.errors import Refused
 from proaudit_ops.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -154,13 +155,18 @@ class Stage:
                 # No fsync wait per page: a commit lost in a server crash loses its rows and its
                 # checkpoint together, and --resume pages again from the checkpoint before it.
                 conn.execute(text("SET LOCAL synchronous_commit = off"))
-            if rows:
-                _insert(conn, rows)
-            conn.execute(
+            moved = conn.execute(
                 update(runs)
-                .where(runs.c.id == run.id)
+                .where(runs.c.id == run.id, runs.c.state == "staging")
                 .values(cursor=cursor, phase=phase, pages=pages, rows=count, updated_at=utcnow())
             )
+            if moved.rowcount != 1:  # rolled back with the page: nothing of this run is left half-written
+                raise Refused(
+                    f"reconcile run {run.id[:8]} was taken over: another reconcile of a window this long started",
+                    hint="let the other run finish (or rerun this one alone)",
+                )
+            if rows:
+                _insert(conn, rows)
         return RunState(run.id, run.window_from, run.window_to, run.source, run.state, phase, cursor, pages, count)
 
     def set_phase(self, run: RunState, phase: str, *, state: str | None = None) -> RunState:
