@@ -137,9 +137,7 @@ def fix_payment(
     after = None
     if result.outcome in ("applied", "nothing"):
         after = check_now(runtime.engine(), reference, verify.paystack._metadata, utcnow())
-    return FixResult(
-        verify=verify, outcome=result.outcome, guard=result, sql=sql, entitlement=after, notes=list(notes)
-    )
+    return FixResult(verify=verify, outcome=result.outcome, guard=result, sql=sql, entitlement=after, notes=list(notes))
 
 
 def fix_changes(
