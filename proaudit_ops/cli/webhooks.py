@@ -281,11 +281,13 @@ def _render_replay(result: object) -> None:
             out.print(f"[green]delivered[/] charge.success for {result.reference}: {d.describe()}")
         out.print(Text.assemble("the app answered: ", d.said()))  # the app's words are not markup
         ent = result.entitlement
-        if ent is not None and ent.status in ("entitled", "not_entitled", "unknown"):
+        if result.still_pending:
+            out.print(f"[bold red]not applied[/]: the payment {result.reference} is still pending in the database")
+        elif ent is not None and ent.status in ("entitled", "not_entitled", "unknown"):
             _render_entitlement(ent, "subscription now")
         elif ent is not None:
             out.print(f"subscription now: {ent.explanation}", markup=False)
-        if result.exit_code == 1 and result.outcome == "rejected":
+        if result.exit_code == 1 and (result.outcome == "rejected" or result.still_pending):
             out.print(f"next: proaudit payments verify {result.reference}", markup=False)
         elif result.exit_code == 1:
             out.print(f"next: proaudit payments verify {result.reference} --fix", markup=False)

@@ -55,6 +55,7 @@ class EntitlementCheck:
     subscription_tier: str | None = None
     current_period_end: datetime | None = None
     fixable: bool = False  # a tenant_skus row exists: a guarded change can make it cover the payment
+    payment_status: str | None = None  # the payment row's status as checked
     _bought: Entitlement | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -72,7 +73,7 @@ def check(
     """One payment row (as it is, or as a fix will leave it) against its organization's row. Pure."""
     status = payment.get("status")
     paid_at = as_utc(payment.get("paid_at"))
-    row_view = _row_view(sku, now)
+    row_view = {**_row_view(sku, now), "payment_status": status}
     if status != "success" or paid_at is None:
         what = "refunded: it buys nothing" if status == "refunded" else f"{status}: it buys nothing (yet)"
         return EntitlementCheck(NOT_APPLICABLE, f"the payment is {what}", **row_view)

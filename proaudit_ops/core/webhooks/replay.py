@@ -67,9 +67,20 @@ class ReplayResult:
             return ExitCode.REFUSED
         if self.outcome == "rejected":  # the app is up and will not apply it: a human must look
             return ExitCode.FINDING
+        if self.still_pending:
+            return ExitCode.FINDING  # accepted, and yet not applied
         if self.entitlement is not None and self.entitlement.status not in (ENTITLED, "not_applicable"):
             return ExitCode.FINDING  # delivered, and the customer is still not entitled
         return ExitCode.OK
+
+    @property
+    def still_pending(self) -> bool:
+        """Delivered, yet the payment row is still pending: the app did not apply it, whatever it answered."""
+        return (
+            self.outcome == "delivered"
+            and self.entitlement is not None
+            and (self.entitlement.payment_status == "pending")
+        )
 
 
 def deliver_transaction(
