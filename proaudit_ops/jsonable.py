@@ -20,9 +20,13 @@ def to_jsonable(value: Any) -> Any:
             "formatted": format_amount(value.subunits, value.currency),
         }
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
+        out = {
             f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.startswith("_")
         }
+        # Derived values a reader needs (a plan's hash) are named by the class: JSON_EXTRA = (...).
+        for name in getattr(type(value), "JSON_EXTRA", ()):
+            out[name] = to_jsonable(getattr(value, name))
+        return out
     if isinstance(value, datetime):
         return iso(value)
     if isinstance(value, date):

@@ -23,7 +23,6 @@ import hmac
 import json
 import logging
 import os
-import secrets
 import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 
 VERSION = 1
 MAX_LINE_BYTES = 4096
-MAX_KEY_BYTES = 4096
 _KEY_ID_LABEL = b"proaudit audit checkpoint key id"
 
 log = logging.getLogger("proaudit.audit")
@@ -106,46 +104,12 @@ def load_key(configured: SecretStr | None, key_path: Path, *, create: bool) -> C
         if not value:
             raise ConfigError("proaudit_checkpoint_key is empty", hint="set a long random value, or unset it")
         return CheckpointKey(value.encode("utf-8"), "proaudit_checkpoint_key")
-    if create:
-        _create_key_file(key_path)
-    try:
-        fd = os.open(key_path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the checkpoint key {key_path}: {exc.strerror or exc}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"the checkpoint key {key_path} is not a regular file")
-        if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
-            raise ConfigError(f"the checkpoint key {key_path} belongs to another user", hint="it must be yours, 0600")
-        if info.st_mode & 0o077:
-            raise ConfigError(
-                f"the checkpoint key {key_path} can be read by others (mode {stat.S_IMODE(info.st_mode):o})",
-                hint=f"chmod 600 {key_path}",
-            )
-        raw = os.read(fd, MAX_KEY_BYTES + 1)
-    finally:
-        os.close(fd)
-    value = raw.decode("utf-8", errors="replace").strip()
-    if not value or len(raw) > MAX_KEY_BYTES:
-        raise ConfigError(f"the checkpoint key {key_path} is empty or too long", hint="move it aside to make a new one")
-    return CheckpointKey(value.encode("utf-8"), str(key_path))
+    from proaudit_ops.keyfiles import create_key_file, read_key_file
 
-
-def _create_key_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except FileExistsError:
-        return
-    try:
-        os.write(fd, (secrets.token_hex(32) + "\n").encode("ascii"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    fallback.fsync_dir(path.parent)
+    if create and not os.path.lexists(key_path):
+        create_key_file(key_path, "checkpoint key")
+    raw = read_key_file(key_path, "checkpoint key", missing_ok=True)
+    return None if raw is None else CheckpointKey(raw, str(key_path))
 
 
 @dataclass(frozen=True)

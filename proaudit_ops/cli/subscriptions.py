@@ -199,66 +199,68 @@ def _date(text: str | None) -> datetime | None:
 
 
 def _render_row(title: str, row: dict[str, object] | None) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, Col
 
-    table = Table(title=title, title_justify="left", show_header=False)
-    table.add_column("field")
-    table.add_column("value")
+    table = render.Grid([Col("field"), Col("value", ESSENTIAL)], title=title, show_header=False)
     for key, value in (row or {}).items():
         table.add_row(key, render.value(key, value, (row or {}).get("currency")))
     render.console().print(table if row else f"{title}: none")
 
 
 def _render_show(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.subscriptions.view import SubscriptionDetails
 
     assert isinstance(result, SubscriptionDetails)
     out = render.console()
     _render_row("organization", result.organization)
     _render_row(f"subscription ({result.state})" if result.state else "subscription", result.subscription)
-    payments = Table(title="recent payments", title_justify="left")
-    for column in ("reference", "status", "amount", "paid_at", "refunded"):
-        payments.add_column(column)
+    payments = render.Grid(
+        [Col("reference", ESSENTIAL), Col("status", ESSENTIAL), Col("amount", ESSENTIAL), Col("paid_at", ESSENTIAL),
+         Col("refunded", ESSENTIAL)],
+        title="recent payments",
+    )  # fmt: skip
     for p in result.payments:
         refunded = render.value("refund_amount_kobo", p["refund_amount_kobo"], p["currency"])
         amount = render.value("amount_kobo", p["amount_kobo"], p["currency"])
         payments.add_row(str(p["reference"]), str(p["status"]), amount, render.value("paid_at", p["paid_at"]), refunded)
     out.print(payments if result.payments else "no payments")
-    dunning = Table(title="dunning", title_justify="left")
-    for column in ("status", "attempts", "last failure", "next retry"):
-        dunning.add_column(column)
+    dunning = render.Grid(
+        [Col("status", ESSENTIAL), Col("attempts"), Col("last failure", ESSENTIAL), Col("next retry", ESSENTIAL)],
+        title="dunning",
+    )
     for d in result.dunning:
         attempts = f"{d['attempt_count']}/{d['max_attempts']}"
         dunning.add_row(
             str(d["status"]), attempts, render.text(d["last_failure_reason"]), render.when(d["next_retry_at"])
         )
     out.print(dunning if result.dunning else "no dunning records")
-    trail = Table(title="audit records", title_justify="left")
-    for column in ("seq", "time", "actor", "action", "target", "outcome"):
-        trail.add_column(column)
+    trail = render.Grid(
+        [Col("seq", ESSENTIAL, "right"), Col("time", ESSENTIAL), Col("actor", OPTIONAL), Col("action", ESSENTIAL),
+         Col("target", ESSENTIAL), Col("outcome", ESSENTIAL)],
+        title="audit records",
+    )  # fmt: skip
     for r in result.audit:
         trail.add_row(str(r.seq), render.when(r.ts), r.actor, r.action, render.text(r.target), r.outcome)
     out.print(trail if result.audit else "no audit records for this organization")
 
 
 def _render_list(result: object) -> None:
-    from rich.table import Table
-
     from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
     from proaudit_ops.core.subscriptions.view import SubscriptionList
 
     assert isinstance(result, SubscriptionList)
     what = result.state or "all"
     if result.state == "expiring" and result.within is not None:
         what = f"expiring within {result.within.days}d" if result.within.days else "expiring"
-    table = Table(title=f"subscriptions ({what})", title_justify="left")
-    for column in ("organization", "tier", "cycle", "state", "period end", "cancel at end", "id"):
-        table.add_column(column)
+    table = render.Grid(
+        [Col("organization", ESSENTIAL), Col("tier", ESSENTIAL), Col("cycle"), Col("state", ESSENTIAL),
+         Col("period end", ESSENTIAL), Col("cancel at end", OPTIONAL), Col("id", OPTIONAL)],
+        title=f"subscriptions ({what})",
+    )  # fmt: skip
     for i in result.items:
         table.add_row(
             i.name, i.tier, i.billing_cycle, i.state, render.when(i.current_period_end),

@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from proaudit_ops.audit.canonical import canonical_json, plain_json, sha256_hex
 from proaudit_ops.errors import Refused, UsageError
@@ -120,6 +120,8 @@ class Plan:
     changes: tuple[RowChange, ...]
     created_at: datetime
     target: str | None = None  # the reference, or "bulk" for many
+
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("plan_hash", "expected_rows")  # in --json (jsonable.py)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "changes", tuple(self.changes))

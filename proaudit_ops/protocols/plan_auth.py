@@ -12,10 +12,6 @@ the guard never showed (and recorded) is not applied, whatever its MAC.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,8 +24,6 @@ if TYPE_CHECKING:
     from proaudit_ops.protocols.plan import Plan
 
 KEY_FILE = "plan.key"
-_KEY_BYTES = 32
-_MAX_KEY_FILE_BYTES = 4096
 
 
 def settings_plan_key(settings: Settings) -> bytes:
@@ -44,65 +38,10 @@ def settings_plan_key(settings: Settings) -> bytes:
 
 
 def home_plan_key(home: Path) -> bytes:
-    path = Path(home) / KEY_FILE
-    if not os.path.lexists(path):
-        _create_key_file(path)
-    return _read_key_file(path)
+    """The home's plan key, generated on first use (proaudit_ops/keyfiles.py)."""
+    from proaudit_ops.keyfiles import home_key
 
-
-def _create_key_file(path: Path) -> None:
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the folder for the plan key {path.parent}: {exc.strerror}") from None
-    tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, (secrets.token_hex(_KEY_BYTES) + "\n").encode("ascii"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
-            os.link(tmp, path)
-    except OSError as exc:
-        raise ConfigError(f"cannot create the plan key {path}: {exc.strerror}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-
-
-def _read_key_file(path: Path) -> bytes:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot open the plan key {path}: {exc.strerror}",
-            hint="it must be a regular file of yours (not a symlink), mode 0600",
-        ) from None
-    try:
-        info = os.fstat(fd)
-        mode = stat.S_IMODE(info.st_mode)
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"the plan key {path} is not a regular file")
-        if info.st_uid != os.geteuid():
-            raise ConfigError(f"the plan key {path} belongs to another user (uid {info.st_uid})")
-        if mode & 0o077:
-            raise ConfigError(
-                f"the plan key {path} is readable or writable by others (mode {mode:04o})",
-                hint=f"run: chmod 600 {path} (and consider making new plans: the key may have leaked)",
-            )
-        raw = os.read(fd, _MAX_KEY_FILE_BYTES + 1)
-    finally:
-        os.close(fd)
-    key = raw.strip()
-    if len(raw) > _MAX_KEY_FILE_BYTES or len(key) < 32:
-        raise ConfigError(
-            f"the plan key {path} is not a proaudit key",
-            hint="remove it to have a new one generated (plans signed with it can no longer be applied)",
-        )
-    return key
+    return home_key(Path(home) / KEY_FILE, "plan key")
 
 
 def require_planned_record(engine: Engine, plan: Plan) -> None:

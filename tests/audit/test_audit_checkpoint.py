@@ -180,7 +180,7 @@ def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
     key = tmp_path / "checkpoint.key"
     key.write_text("secret\n")
     key.chmod(0o644)
-    with pytest.raises(ConfigError, match="can be read by others"):
+    with pytest.raises(ConfigError, match="readable or writable by others"):
         load_key(None, key, create=False)
 
 

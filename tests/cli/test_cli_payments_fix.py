@@ -313,6 +313,19 @@ def test_two_plans_of_the_same_fix_have_the_same_hash(proaudit, tmp_path: Path) 
     assert row["updated_at"] > a["changes"][0]["before"]["updated_at"]
 
 
+def test_json_dry_runs_show_the_same_hash_as_the_saved_plan(proaudit, tmp_path: Path) -> None:
+    import json
+
+    shown = [
+        proaudit("--json", "payments", "verify", "PSK-STUCK-0001", "--fix", "--dry-run").json()["data"]["guard"]["plan"]
+        for _ in range(2)
+    ]
+    saved = tmp_path / "p.json"
+    assert proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--plan-out", str(saved)).exit_code == 0
+    assert shown[0]["plan_hash"] == shown[1]["plan_hash"] == json.loads(saved.read_text())["plan_hash"]
+    assert shown[0]["expected_rows"] == 1
+
+
 def test_old_plan_format_is_refused_with_a_clear_message(proaudit, tmp_path: Path) -> None:
     plan = tmp_path / "p.json"
     assert proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--plan-out", str(plan)).exit_code == 0
