@@ -323,7 +323,7 @@ def test_json_dry_runs_show_the_same_hash_as_the_saved_plan(proaudit, tmp_path: 
     saved = tmp_path / "p.json"
     assert proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--plan-out", str(saved)).exit_code == 0
     assert shown[0]["plan_hash"] == shown[1]["plan_hash"] == json.loads(saved.read_text())["plan_hash"]
-    assert shown[0]["expected_rows"] == 1
+    assert shown[0]["expected_rows"] == 2  # the payment and its subscription
 
 
 def test_old_plan_format_is_refused_with_a_clear_message(proaudit, tmp_path: Path) -> None:
