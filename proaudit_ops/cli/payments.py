@@ -204,17 +204,20 @@ def _render_entitlement(check: object, prefix: str = "subscription") -> None:
         return
     words = {ENTITLED: ("entitled", "green"), NOT_ENTITLED: ("NOT entitled", "bold red")}
     label, style = words.get(check.status, ("entitlement unknown", "bold red"))
-    bought = f"bought {check.tier} {check.billing_cycle} until {render.when(check.paid_until)}" if check.tier else ""
-    ends = render.when(check.current_period_end)
+    covered = check.status == ENTITLED
+    until = f" until {render.when(check.paid_until)}" if covered else ""
+    bought = f"bought {check.tier} {check.billing_cycle}{until}" if check.tier else ""
+    ends = f", period ends {render.when(check.current_period_end)}" if covered else ""
     row = (
-        f"row {check.subscription_state}, {check.subscription_tier}, period ends {ends}"
+        f"row {check.subscription_state}, {check.subscription_tier}{ends}"
         if check.subscription_state
         else "no subscription row"
     )
     detail = "; ".join(part for part in (bought, row) if part)
-    line = Text.assemble(f"{prefix}: ", (label, style), f" ({detail})" if detail else "")
-    if check.status != ENTITLED:
+    line = Text.assemble(f"{prefix}: ", (label, style))
+    if not covered:  # the reasons name the dates: said once
         line.append(f": {check.explanation}")
+    line.append(f" ({detail})" if detail else "")
     render.console().print(line)
 
 

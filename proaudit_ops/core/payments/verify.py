@@ -97,13 +97,13 @@ def with_entitlement(reference: str, finding: Finding, ent: EntitlementCheck) ->
         if not ent.fixable:
             return Finding(
                 Diagnosis.PAID_NOT_ENTITLED,
-                f"Success on both sides, but the customer is not entitled: {ent.explanation}.",
+                "Success on both sides, but the organization has no subscription row to entitle.",
                 "the app never created the organization's subscription row: escalate to the billing app's owners",
             )
         return Finding(
             Diagnosis.PAID_NOT_ENTITLED,
-            f"Success on both sides, but the customer is not entitled: {ent.explanation}.",
-            f"{fix} (extends the subscription to the period the payment bought)",
+            "Success on both sides, but the subscription does not cover what the payment bought.",
+            f"{fix} (brings the subscription up to what the payment bought)",
         )
     if finding.diagnosis == Diagnosis.CONSISTENT and ent.status == UNKNOWN:
         return Finding(
@@ -115,7 +115,7 @@ def with_entitlement(reference: str, finding: Finding, ent: EntitlementCheck) ->
         also = "the fix entitles it too" if ent.fixable else "the organization has no subscription row to entitle"
         return Finding(
             finding.diagnosis,
-            f"{finding.explanation} The subscription does not cover it either ({ent.explanation}): {also}.",
+            f"{finding.explanation} The subscription does not cover it either: {also}.",
             finding.next_step,
         )
     if finding.diagnosis == Diagnosis.STUCK and ent.status == UNKNOWN:
