@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -37,7 +37,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from proaudit_ops.errors import ConfigError
 from proaudit_ops.files import MAX_CONFIG_BYTES, read_text_file
@@ -57,6 +57,8 @@ MAX_KEY_CHARS = 256  # Paystack keys are 48 characters
 MAX_NAME_CHARS = 200  # operator and incident names, profile names
 MAX_TIMEOUT_MS = 600_000  # 10 minutes: a lock or statement timeout above that is a typo
 MAX_STUCK_AGE = timedelta(days=366)
+MAX_LOG_PATHS = 32  # proaudit_log_paths: an app writes a few logs, not a directory tree
+_UNIT_RE = re.compile(r"[A-Za-z0-9@_.:-]{1,200}")
 # The schemes we can drive (SQLAlchemy with psycopg 3, or the standard library's sqlite3).
 DATABASE_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgres+psycopg", "sqlite", "sqlite+pysqlite")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -131,6 +133,65 @@ class Settings(BaseSettings):
     proaudit_checkpoint_key: SecretStr | None = None
     proaudit_checkpoint_path: Path | None = None
     proaudit_checkpoint_every: int = Field(default=0, ge=0, le=1_000_000)
+    # Monitoring (`monitor check`): the runbook's key-metric thresholds, the dunning window, and the
+    # Prometheus server that holds the billing app's metrics (unset: its rows are not checked).
+    proaudit_webhook_time_warning_seconds: float = Field(default=5.0, gt=0, le=86_400)
+    proaudit_webhook_time_critical_seconds: float = Field(default=15.0, gt=0, le=86_400)
+    proaudit_failed_webhook_warning_pct: float = Field(default=5.0, ge=0, le=100)
+    proaudit_failed_webhook_critical_pct: float = Field(default=10.0, ge=0, le=100)
+    proaudit_dunning_conversion_warning_pct: float = Field(default=50.0, ge=0, le=100)
+    proaudit_dunning_conversion_critical_pct: float = Field(default=30.0, ge=0, le=100)
+    proaudit_dunning_window: str = "90d"
+    proaudit_api_response_warning_ms: int = Field(default=500, ge=1, le=MAX_TIMEOUT_MS)
+    proaudit_api_response_critical_ms: int = Field(default=2000, ge=1, le=MAX_TIMEOUT_MS)
+    proaudit_prometheus_url: str | None = None
+    proaudit_prometheus_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    proaudit_api_response_query: str = (
+        'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="billing"}[$window])))'
+    )
+
+    # -- Incidents and log search (issue 10) ------------------------------------------------
+    # The app logs `logs search` reads, each with its rotations (app.log.1, app.log.2.gz, ...);
+    # unset: the sandbox's own log in sandbox mode, else the runbook's /var/log/tekvwarho/app.log.
+    # PROAUDIT_LOG_PATHS takes them separated by ':' like PATH.
+    proaudit_log_paths: Annotated[list[Path] | None, NoDecode] = None
+    # The systemd unit whose journal `logs search` also reads when journalctl exists ("off": none).
+    proaudit_journal_unit: str = "tekvwarho-api"
+    # Role -> whom to reach (the runbook's Contact Information); roles not given keep the runbook's.
+    proaudit_incident_contacts: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("proaudit_log_paths", mode="before")
+    @classmethod
+    def _log_paths(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in value.split(os.pathsep) if part.strip()]
+        if isinstance(value, list):
+            if not 1 <= len(value) <= MAX_LOG_PATHS:
+                raise InvalidValue(f"must list 1 to {MAX_LOG_PATHS} paths", 'e.g. ["/var/log/tekvwarho/app.log"]')
+            for item in value:
+                if not isinstance(item, str) or not item.strip() or _CONTROL_RE.search(item):
+                    raise InvalidValue("holds an empty or malformed path", 'e.g. ["/var/log/tekvwarho/app.log"]')
+            return [os.path.expanduser(item) for item in value]
+        return value
+
+    @field_validator("proaudit_journal_unit")
+    @classmethod
+    def _journal_unit(cls, value: str) -> str:
+        if not _UNIT_RE.fullmatch(value):
+            raise InvalidValue("is not a systemd unit name", 'e.g. "tekvwarho-api" (or "off" for no journal)')
+        return value
+
+    @field_validator("proaudit_incident_contacts")
+    @classmethod
+    def _contacts(cls, value: dict[str, str]) -> dict[str, str]:
+        for role, contact in value.items():
+            for text in (role, contact):
+                if not text.strip() or len(text) > MAX_NAME_CHARS or _CONTROL_RE.search(text):
+                    raise InvalidValue(
+                        f"has an empty, overlong or malformed entry ({len(text)} characters)",
+                        'e.g. { "Engineering Lead" = "page @ada" }',
+                    )
+        return value
 
     _config_file: Path | None = PrivateAttr(default=None)
     _profile: str | None = PrivateAttr(default=None)
@@ -198,7 +259,7 @@ class Settings(BaseSettings):
             check_database_url(value.get_secret_value())
         return value
 
-    @field_validator("paystack_base_url", "proaudit_app_base_url")
+    @field_validator("paystack_base_url", "proaudit_app_base_url", "proaudit_prometheus_url")
     @classmethod
     def _base_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
@@ -229,7 +290,7 @@ class Settings(BaseSettings):
         # config.example.toml writes "~/.local/share/proaudit": a literal "~" folder is never meant.
         return Path(os.path.expanduser(value)) if value is not None else None
 
-    @field_validator("proaudit_stuck_older_than")
+    @field_validator("proaudit_stuck_older_than", "proaudit_dunning_window")
     @classmethod
     def _duration(cls, value: str) -> str:
         from proaudit_ops.timeutil import parse_duration
@@ -257,7 +318,32 @@ class Settings(BaseSettings):
                 "the critical threshold is the lower one (runbook: warning 95, critical 90)",
                 ("proaudit_success_rate_critical_pct", "proaudit_success_rate_warning_pct"),
             )
+        self._monitor_thresholds()
         return self
+
+    def _monitor_thresholds(self) -> None:
+        # Each pair: (warning, critical, True when the critical one is the higher value).
+        pairs = (
+            ("proaudit_webhook_time_warning_seconds", "proaudit_webhook_time_critical_seconds", True),
+            ("proaudit_failed_webhook_warning_pct", "proaudit_failed_webhook_critical_pct", True),
+            ("proaudit_api_response_warning_ms", "proaudit_api_response_critical_ms", True),
+            ("proaudit_dunning_conversion_warning_pct", "proaudit_dunning_conversion_critical_pct", False),
+        )
+        for warning_name, critical_name, higher in pairs:
+            warning, critical = getattr(self, warning_name), getattr(self, critical_name)
+            if (critical < warning) if higher else (critical > warning):
+                side = "below" if higher else "above"
+                raise InvalidValue(
+                    f"{{0}} = {critical} must not be {side} {{1}} = {warning}",
+                    f"the critical threshold is the {'higher' if higher else 'lower'} one (see the runbook's table)",
+                    (critical_name, warning_name),
+                )
+        if "$window" not in self.proaudit_api_response_query:
+            raise InvalidValue(
+                "{0} must contain $window (replaced by --window: write [$window] where the runbook has [5m])",
+                "e.g. histogram_quantile(0.95, sum by (le) (rate(..._bucket[$window])))",
+                ("proaudit_api_response_query",),
+            )
 
     @classmethod
     def settings_customise_sources(

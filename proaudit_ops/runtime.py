@@ -37,6 +37,12 @@ def _faults(from_env: Callable[[], F]) -> F:
         raise ConfigError(f"bad fault injection setting: {exc}") from None
 
 
+def _current_incident(settings: Settings) -> str | None:
+    from proaudit_ops.core.incident.current import current_incident_id
+
+    return current_incident_id(settings)
+
+
 class Runtime:
     def __init__(self, settings: Settings, *, argv: list[str] | None = None, incident: str | None = None) -> None:
         self.settings = settings
@@ -205,7 +211,9 @@ class Runtime:
                 os_user=os_user,
                 host=socket.gethostname(),
                 command=redact_argv(["proaudit", *self.argv[1:]], self.settings.secret_values()),
-                incident=self.incident,
+                # --incident > PROAUDIT_INCIDENT (both arrive as `incident`) > config > `incident open`'s
+                # current-incident file (which tags what is written, and never filters what is read)
+                incident=self.incident or _current_incident(self.settings),
             )
             self._audit = AuditLog(
                 context,

@@ -6,6 +6,7 @@ so `proaudit --help` stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -62,6 +63,10 @@ def root(
 
 
 def main() -> None:
+    if "_PROAUDIT_COMPLETE" in os.environ:  # a shell asking for completions (`proaudit completion SHELL`)
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
         app(prog_name="proaudit")
     except KeyboardInterrupt:

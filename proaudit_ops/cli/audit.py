@@ -35,7 +35,14 @@ def log(
     target: Annotated[str | None, typer.Option("--target", help="Only this target (e.g. a reference).")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many (newest), 1..10000.")] = 50,
 ) -> None:
-    """List audit records, oldest first (read-only)."""
+    """List audit records, oldest first (read-only).
+
+    \b
+    Examples:
+      proaudit audit log
+      proaudit audit log --incident INC-1234
+      proaudit audit log --target PSK-STUCK-0001 --since 7d
+    """
     from proaudit_ops.audit.ops import list_records
 
     def call(rt: Runtime) -> AuditListing:
@@ -65,7 +72,12 @@ def show(
     ctx: typer.Context,
     seq: Annotated[int, typer.Argument(help="The record's sequence number.")],
 ) -> None:
-    """One audit record in full: before, after, external ids, its hashes."""
+    """One audit record in full: before, after, external ids, its hashes.
+
+    \b
+    Examples:
+      proaudit audit show 42
+    """
     from proaudit_ops.audit.ops import show_record
 
     run(ctx, lambda rt: show_record(rt.engine(), seq), _render_show)
@@ -87,7 +99,13 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Walk the hash chain, check it against the latest signed checkpoint (exit 1 on a break)."""
+    """Walk the hash chain, check it against the latest signed checkpoint (exit 1 on a break).
+
+    \b
+    Examples:
+      proaudit audit verify
+      proaudit audit verify --file ~/.local/share/proaudit/audit-fallback.jsonl
+    """
     from proaudit_ops.audit.ops import verify_log
     from proaudit_ops.cli.progress import progress_bar
 
@@ -115,7 +133,12 @@ def verify(
 
 @app.command("checkpoint")
 def checkpoint(ctx: typer.Context) -> None:
-    """Verify the chain, then sign its head (seq, hash, count, time) into the checkpoint file."""
+    """Verify the chain, then sign its head (seq, hash, count, time) into the checkpoint file.
+
+    \b
+    Examples:
+      proaudit audit checkpoint
+    """
     from proaudit_ops.audit.ops import write_checkpoint
     from proaudit_ops.cli.progress import progress_bar
 
@@ -130,7 +153,12 @@ def checkpoint(ctx: typer.Context) -> None:
 
 @app.command("ship")
 def ship(ctx: typer.Context) -> None:
-    """Move the fallback file's records (written while the database was down) into the table."""
+    """Move the fallback file's records (written while the database was down) into the table.
+
+    \b
+    Examples:
+      proaudit audit ship
+    """
     run(ctx, lambda rt: rt.audit_log().ship(rt.engine()), _render_ship)
 
 
@@ -142,7 +170,13 @@ def apply_command(
     live: Live = False,
     show_sql: ShowSql = False,
 ) -> None:
-    """Apply a saved plan exactly as reviewed; refused if edited, or if any of its rows changed."""
+    """Apply a saved plan exactly as reviewed; refused if edited, or if any of its rows changed.
+
+    \b
+    Examples:
+      proaudit apply stuck.json
+      proaudit apply stuck.json --yes
+    """
     from proaudit_ops.cli.confirm import confirm
     from proaudit_ops.protocols.saved_plan import apply_plan_file
 

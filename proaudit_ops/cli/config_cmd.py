@@ -12,7 +12,13 @@ app = group_app("config")
 
 @app.command("show")
 def show(ctx: typer.Context) -> None:
-    """Every setting, where it came from, secrets masked."""
+    """Every setting, where it came from, secrets masked.
+
+    \b
+    Examples:
+      proaudit config show
+      proaudit --profile production config show
+    """
     from proaudit_ops.core.config_report import show_config
 
     run(ctx, lambda rt: show_config(rt.settings), _render_show)
@@ -20,7 +26,13 @@ def show(ctx: typer.Context) -> None:
 
 @app.command("check")
 def check(ctx: typer.Context) -> None:
-    """Find the runbook's classic faults: secrets, key mode, database, schema drift, Paystack."""
+    """Find the runbook's classic faults: secrets, key mode, database, schema drift, Paystack.
+
+    \b
+    Examples:
+      proaudit config check
+      proaudit --profile production --json config check
+    """
     from proaudit_ops.core.config_report import check_config
 
     run(ctx, check_config, _render_check, exit_code=lambda r: r.exit_code)

@@ -33,7 +33,20 @@ GROUPS: dict[str, Group] = {
     "audit": Group("proaudit_ops.cli.audit", "app", "The hash-chained audit log: list, show, verify, ship."),
     "apply": Group("proaudit_ops.cli.audit", "apply_app", "Apply a saved plan exactly as reviewed (refused if stale)."),
     "config": Group("proaudit_ops.cli.config_cmd", "app", "Show and check the configuration."),
+    "monitor": Group(
+        "proaudit_ops.cli.monitor", "app", "The runbook's key metrics and alert rules (Monitoring & Alerts)."
+    ),
     "sandbox": Group("proaudit_ops.cli.sandbox", "app", "The embedded sandbox: demo tenants and a simulated Paystack."),
+    "incident": Group(
+        "proaudit_ops.cli.incident", "app", "Open, note, page, close and report incidents (post-incident review)."
+    ),
+    "logs": Group(
+        "proaudit_ops.cli.logs", "app", "Search the app log, its rotations and the journal (runbook grep steps)."
+    ),
+    "completion": Group(
+        "proaudit_ops.cli.completion", "app", "Print the completion script for SHELL: bash, zsh or fish."
+    ),
+    "help": Group("proaudit_ops.cli.help_topics", "app", "Help topics: exit-codes, configuration, mutation-protocol."),
 }
 
 

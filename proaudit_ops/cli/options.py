@@ -29,3 +29,36 @@ def parse_window(
 def parse_age(text: str, flag: str) -> timedelta:
     """An age threshold such as `--older-than`: like a window, but zero is allowed (no minimum age)."""
     return parse_window(text, flag, minimum=timedelta(0))
+
+
+MAX_URL_CHARS = 2048
+
+
+def check_endpoint_url(value: str | None) -> str | None:
+    """`--url`: an http(s) URL with a host, no credentials, no spaces, bounded (a typer callback)."""
+    from urllib.parse import urlsplit
+
+    if value is None:
+        return None
+    hint = "e.g. https://api.example.com/api/v1/billing/webhook/paystack"
+    why: str | None = None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number or out of range
+    except ValueError:
+        why = "is not a valid URL"
+    else:
+        if len(value) > MAX_URL_CHARS:
+            why = f"is longer than {MAX_URL_CHARS} characters"
+        elif parts.scheme.lower() not in ("http", "https"):
+            why = "is not an http(s) URL"
+        elif not parts.hostname:
+            why = "has no host"
+        elif "@" in parts.netloc:
+            why = "carries a user name or password (it would be shown and logged)"
+        elif any(ch.isspace() or ord(ch) < 32 for ch in value):
+            why = "contains a space or a control character"
+    if why is not None:
+        shown = value if len(value) <= 60 else value[:60] + "..."
+        raise typer.BadParameter(f"{shown!r} {why} ({hint})")
+    return value

@@ -40,7 +40,14 @@ def verify(
     show_sql: ShowSql = False,
     plan_out: PlanOut = None,
 ) -> None:
-    """Compare a payment in the database with Paystack and diagnose it (read-only unless --fix)."""
+    """Compare a payment in the database with Paystack and diagnose it (read-only unless --fix).
+
+    \b
+    Examples:
+      proaudit payments verify PSK-STUCK-0001
+      proaudit payments verify PSK-STUCK-0001 --fix --dry-run
+      proaudit payments verify PSK-STUCK-0001 --fix --yes
+    """
     if not fix:
         refuse_idle_flags(ctx, "--fix", _fix_flags(dry_run, yes, live, show_sql, plan_out))
         from proaudit_ops.core.payments.verify import verify_payment
@@ -84,7 +91,15 @@ def stuck(
     show_sql: ShowSql = False,
     plan_out: PlanOut = None,
 ) -> None:
-    """List pending payments; --verify checks them at Paystack; --fix settles the fixable ones."""
+    """List pending payments; --verify checks them at Paystack; --fix settles the fixable ones.
+
+    \b
+    Examples:
+      proaudit payments stuck --older-than 15m
+      proaudit payments stuck --verify --since 24h
+      proaudit payments stuck --fix --dry-run
+      proaudit payments stuck --fix --plan-out stuck.json
+    """
     from proaudit_ops.cli.progress import progress_bar
 
     if not fix:
@@ -141,7 +156,13 @@ def status(
     ctx: typer.Context,
     since: Annotated[str, typer.Option("--since", help="Window to count over.")] = "1h",
 ) -> None:
-    """Payment counts by status, the success rate, and the runbook's thresholds (exit 1 if breached)."""
+    """Payment counts by status, the success rate, and the runbook's thresholds (exit 1 if breached).
+
+    \b
+    Examples:
+      proaudit payments status
+      proaudit --json payments status --since 24h
+    """
     from proaudit_ops.core.payments.status import payment_status
 
     window = parse_window(since, "--since")
@@ -150,7 +171,12 @@ def status(
 
 @app.command("show")
 def show(ctx: typer.Context, reference: Reference) -> None:
-    """The payment row, its organization and subscription, and the audit records that touched it."""
+    """The payment row, its organization and subscription, and the audit records that touched it.
+
+    \b
+    Examples:
+      proaudit payments show PSK-STUCK-0001
+    """
     from proaudit_ops.core.payments.show import show_payment
 
     run(ctx, lambda rt: show_payment(rt, reference), _render_show)

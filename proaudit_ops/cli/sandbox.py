@@ -23,23 +23,28 @@ def _rate(flag: str, help_text: str) -> Any:
 
 Port = Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0 = any free one).")]
 Host = Annotated[str, typer.Option("--host", help="Loopback only.")]
-LatencyMs = Annotated[int | None, typer.Option("--latency-ms", min=0, help="Delay per request.")]
+LatencyMs = Annotated[int | None, typer.Option("--latency-ms", min=0, max=600_000, help="Delay per request.")]
 ErrorRate = Annotated[float | None, _rate("--error-rate", "Share of requests answered 500.")]
 RateLimitRate = Annotated[float | None, _rate("--rate-limit-rate", "Share answered 429.")]
-RetryAfter = Annotated[int | None, typer.Option("--retry-after", min=0, help="Retry-After seconds.")]
+RetryAfter = Annotated[int | None, typer.Option("--retry-after", min=0, max=3600, help="Retry-After seconds.")]
 TimeoutRate = Annotated[float | None, _rate("--timeout-rate", "Share never answered in time.")]
-TimeoutS = Annotated[float | None, typer.Option("--timeout-s", min=0.001, help="How long they hang.")]
+TimeoutS = Annotated[float | None, typer.Option("--timeout-s", min=0.001, max=600, help="How long they hang.")]
 DropRate = Annotated[float | None, _rate("--drop-rate", "Share of POSTs done, answer lost.")]
 MalformedRate = Annotated[float | None, _rate("--malformed-rate", "Share answered 200 + HTML.")]
-Seed = Annotated[int | None, typer.Option("--seed", help="Repeatable random faults.")]
+Seed = Annotated[int | None, typer.Option("--seed", min=0, max=2**32 - 1, help="Repeatable random faults.")]
 AppStatus = Annotated[int | None, typer.Option("--app-status", min=400, max=599, help="The app answers this status.")]
-AppLatencyMs = Annotated[int | None, typer.Option("--app-latency-ms", min=0, help="App delay.")]
+AppLatencyMs = Annotated[int | None, typer.Option("--app-latency-ms", min=0, max=600_000, help="App delay.")]
 AppTimeoutRate = Annotated[float | None, _rate("--app-timeout-rate", "Share of app requests that hang.")]
 
 
 @app.command("status")
 def status(ctx: typer.Context) -> None:
-    """What the sandbox holds (created on first use) and the seeded references to practise on."""
+    """What the sandbox holds (created on first use) and the seeded references to practise on.
+
+    \b
+    Examples:
+      proaudit sandbox status
+    """
     from proaudit_ops.sandbox.home import sandbox_status
 
     run(ctx, lambda rt: sandbox_status(rt.settings.sandbox_db_path()), _render_summary)
@@ -55,6 +60,11 @@ def reset(
     """Delete the sandbox and seed it again (timestamps relative to now).
 
     Refused (exit 4) while another proaudit process (a `sandbox serve`, a command) uses it, unless --force.
+
+    \b
+    Examples:
+      proaudit sandbox reset
+      proaudit sandbox reset --force
     """
     from proaudit_ops.sandbox.home import reset_sandbox
 
@@ -82,6 +92,11 @@ def serve(
     """Serve the Paystack simulator and the billing app on one loopback port until Ctrl-C.
 
     Flags override PROAUDIT_SIM_* / PROAUDIT_APP_* environment variables.
+
+    \b
+    Examples:
+      proaudit sandbox serve --port 8765
+      proaudit sandbox serve --error-rate 0.2 --latency-ms 300
     """
     from proaudit_ops.sandbox.serve import serve_sandbox
 

@@ -8,7 +8,7 @@ import typer
 
 from proaudit_ops.cli.groups import group_app
 from proaudit_ops.cli.mutation import DryRun, Live, Yes, apply_options
-from proaudit_ops.cli.options import MAX_HOURS
+from proaudit_ops.cli.options import MAX_HOURS, check_endpoint_url
 from proaudit_ops.cli.runner import refuse_idle_flags, run
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ Url = Annotated[
     str | None,
     typer.Option(
         "--url",
+        callback=check_endpoint_url,
         help="The app's webhook endpoint URL (default: PROAUDIT_APP_BASE_URL + path; the sandbox app in sandbox mode).",
     ),
 ]
@@ -39,7 +40,12 @@ Concurrency = Annotated[
 
 @app.command("sign")
 def sign(ctx: typer.Context, file: BodyFile) -> None:
-    """Sign a body with the configured secret key (offline): prints x-paystack-signature."""
+    """Sign a body with the configured secret key (offline): prints x-paystack-signature.
+
+    \b
+    Examples:
+      proaudit webhooks sign --file body.json
+    """
     from proaudit_ops.core.webhooks.body import read_body
     from proaudit_ops.core.webhooks.signing import sign as sign_body
 
@@ -52,7 +58,12 @@ def verify_signature(
     file: BodyFile,
     signature: Annotated[str, typer.Option("--signature", "-s", help="The x-paystack-signature header value.")],
 ) -> None:
-    """Check a signature offline and explain a failure (exit 0 valid, 1 invalid)."""
+    """Check a signature offline and explain a failure (exit 0 valid, 1 invalid).
+
+    \b
+    Examples:
+      proaudit webhooks verify-signature --file body.json --signature 5d41402abc4b2a76...
+    """
     from proaudit_ops.core.webhooks.body import read_body
     from proaudit_ops.core.webhooks.signing import check_signature
 
@@ -75,6 +86,11 @@ def endpoint_test(
     """Send a signed and a wrongly signed event: pass only if the first is accepted and the second rejected.
 
     With a live key the probe reaches the production inbox: it needs --live and a confirmation (or --yes).
+
+    \b
+    Examples:
+      proaudit webhooks test
+      proaudit webhooks test --url https://api.example.com/api/v1/billing/webhook/paystack
     """
     from proaudit_ops.cli.confirm import confirm_proposal
     from proaudit_ops.core.webhooks.endpoint import probe_endpoint
@@ -95,7 +111,13 @@ def replay(
     yes: Yes = False,
     live: Live = False,
 ) -> None:
-    """Rebuild charge.success from Paystack's data, sign it, and deliver it to the app (audited)."""
+    """Rebuild charge.success from Paystack's data, sign it, and deliver it to the app (audited).
+
+    \b
+    Examples:
+      proaudit webhooks replay PSK-STUCK-0001 --dry-run
+      proaudit webhooks replay PSK-STUCK-0001 --yes
+    """
     from proaudit_ops.cli.confirm import confirm_proposal
     from proaudit_ops.core.webhooks.replay import replay as replay_event
 
@@ -125,7 +147,13 @@ def retry_failed(
     yes: Yes = False,
     live: Live = False,
 ) -> None:
-    """Redeliver the inbox's failed events (original bytes, fresh signature); exit 1 if any still fail."""
+    """Redeliver the inbox's failed events (original bytes, fresh signature); exit 1 if any still fail.
+
+    \b
+    Examples:
+      proaudit webhooks retry-failed --hours 24 --dry-run
+      proaudit webhooks retry-failed --hours 24 --yes
+    """
     from proaudit_ops.cli.confirm import confirm_proposal
     from proaudit_ops.cli.progress import progress_bar
     from proaudit_ops.core.webhooks.retry_failed import retry_failed as redeliver
@@ -160,7 +188,13 @@ def gaps(
     yes: Yes = False,
     live: Live = False,
 ) -> None:
-    """Payments Paystack reports as success that the app never processed."""
+    """Payments Paystack reports as success that the app never processed.
+
+    \b
+    Examples:
+      proaudit webhooks gaps --since 24h
+      proaudit webhooks gaps --since 30d --replay --dry-run
+    """
     from proaudit_ops.cli.options import parse_window
 
     if not replay:

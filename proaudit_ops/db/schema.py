@@ -197,6 +197,23 @@ ops_incidents = Table(
     Column("opened_by", String(200), nullable=False),
     Column("opened_at", UTCDateTime(), nullable=False),
     Column("closed_at", UTCDateTime(), nullable=True),
+    # The post-incident review's timeline: who acknowledged it and when, who closed it and how.
+    Column("acknowledged_at", UTCDateTime(), nullable=True),
+    Column("acknowledged_by", String(200), nullable=True),
+    Column("closed_by", String(200), nullable=True),
+    Column("resolution", Text, nullable=True),
+)
+
+# Notes on an incident, shared by every operator on it (the report's timeline reads them).
+ops_incident_notes = Table(
+    "ops_incident_notes",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("incident_id", String(100), ForeignKey("ops_incidents.id"), nullable=False),
+    Column("ts", UTCDateTime(), nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Index("ix_ops_incident_notes_incident", "incident_id"),
 )
 
 APP_TABLES = (
@@ -206,4 +223,4 @@ APP_TABLES = (
     "dunning_records",
     "webhook_events",
 )
-TOOL_TABLES = ("ops_audit_log", "ops_intents", "ops_incidents")
+TOOL_TABLES = ("ops_audit_log", "ops_intents", "ops_incidents", "ops_incident_notes")

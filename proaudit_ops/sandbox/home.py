@@ -153,6 +153,7 @@ def _open(db_path: Path) -> Engine:
         if seeded is None:
             _create(engine)
             seeded, fingerprint = _marker(engine)
+            _write_app_logs(db_path, seeded)
     except SQLAlchemyError as exc:
         engine.dispose()
         raise describe_db_error(exc, url) from None
@@ -163,6 +164,15 @@ def _open(db_path: Path) -> Engine:
             hint="run: proaudit sandbox reset",
         )
     return engine
+
+
+def _write_app_logs(db_path: Path, seeded: str | None) -> None:
+    """The sandbox's app log (logs search), from the same seed time; rewritten on every reset."""
+    from proaudit_ops.sandbox.applog import write_app_logs
+
+    when = parse_iso(seeded)
+    if when is not None:
+        write_app_logs(db_path.parent / "logs", when)
 
 
 def _create(engine: Engine) -> None:

@@ -129,6 +129,17 @@ NUMBER_CASES = [
         ("retry-concurrency-overflow", ["webhooks", "retry-failed", "--yes", "--concurrency", "9" * 25]),
         ("gaps-since-overflow", ["webhooks", "gaps", "--since", "99999999999d"]),
         ("gaps-replay-since-overflow", ["webhooks", "gaps", "--replay", "--yes", "--since", "99999999999d"]),
+        # --url: an endpoint URL, not any text (a typo must not be "tested" or redelivered to)
+        ("test-url-not-a-url", ["webhooks", "test", "--url", "not a url", "--yes"]),
+        ("test-url-ftp", ["webhooks", "test", "--url", "ftp://example.com/hook", "--yes"]),
+        ("test-url-no-host", ["webhooks", "test", "--url", "http://", "--yes"]),
+        ("test-url-bad-port", ["webhooks", "test", "--url", "http://127.0.0.1:99999/hook", "--yes"]),
+        ("test-url-credentials", ["webhooks", "test", "--url", "https://u:p@example.com/hook", "--yes"]),
+        ("replay-url-space", ["webhooks", "replay", "PSK-MISSED-0001", "--url", "http://exa mple.com/h", "--yes"]),
+        ("retry-url-huge", ["webhooks", "retry-failed", "--yes", "--url", "http://a.test/" + "x" * 3000]),
+        ("serve-latency-overflow", ["sandbox", "serve", "--latency-ms", "9" * 12]),
+        ("serve-retry-after-overflow", ["sandbox", "serve", "--retry-after", "99999999"]),
+        ("serve-seed-overflow", ["sandbox", "serve", "--seed", "9" * 30]),
     ]
 ]
 
