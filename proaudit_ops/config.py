@@ -51,6 +51,7 @@ SECRET_FIELDS = (
     "proaudit_redis_url",
     "proaudit_plan_key",
     "proaudit_checkpoint_key",
+    "proaudit_celery_broker_url",
 )
 MAX_VALUE_CHARS = 4096  # any one value: a DSN with options fits, a pasted file does not
 MAX_KEY_CHARS = 256  # Paystack keys are 48 characters
@@ -193,6 +194,17 @@ class Settings(BaseSettings):
                     )
         return value
 
+    # Recovery (issue 8): `recovery health`, the shared Paystack rate limit. The Celery broker is
+    # checked only when its URL is set; a queue deeper than the maximum fails the check. The rate
+    # limits are N/WINDOW ("50/60s"); unset: half of Paystack's documented limit for the key's mode.
+    proaudit_health_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    proaudit_replica_max_lag_seconds: float = Field(default=30.0, ge=0, le=86400)
+    proaudit_celery_broker_url: SecretStr | None = None
+    proaudit_celery_queue: str = Field(default="celery", max_length=200)
+    proaudit_celery_max_depth: int = Field(default=1000, ge=0, le=1_000_000_000)
+    proaudit_paystack_rate_limit: str | None = None
+    proaudit_paystack_rate_limits: str | None = None
+
     _config_file: Path | None = PrivateAttr(default=None)
     _profile: str | None = PrivateAttr(default=None)
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
@@ -273,6 +285,29 @@ class Settings(BaseSettings):
     def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             check_redis_url(value.get_secret_value())
+        return value
+
+    @field_validator("proaudit_celery_broker_url")
+    @classmethod
+    def _celery_broker_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_redis_url(value.get_secret_value())
+        return value
+
+    @field_validator("proaudit_paystack_rate_limit", "proaudit_paystack_rate_limits")
+    @classmethod
+    def _rates(cls, value: str | None, info: ValidationInfo) -> str | None:
+        from proaudit_ops.kv.ratelimit import parse_rate, parse_rate_table
+
+        if value is not None:
+            try:
+                parse_rate(value) if info.field_name == "proaudit_paystack_rate_limit" else parse_rate_table(value)
+            except ValueError:
+                what = "a rate" if info.field_name == "proaudit_paystack_rate_limit" else "a list of PATH=RATE"
+                raise InvalidValue(
+                    f"is not {what} (N requests per window: at least 2, a window of 1s to 24h)",
+                    "e.g. 50/60s; per endpoint: /transaction/verify=1500/60s, /refund=40/60s",
+                ) from None
         return value
 
     @field_validator("proaudit_webhook_path")
@@ -637,7 +672,7 @@ def _toml_kind(value: object) -> str:
 def _is_secret_value(name: str, value: Any) -> bool:
     if name not in SECRET_FIELDS or value in (None, ""):
         return False
-    if name in ("database_url", "proaudit_redis_url"):
+    if name in ("database_url", "proaudit_redis_url", "proaudit_celery_broker_url"):
         # A DSN is a secret only when it carries a password.
         return bool(re.search(r"://[^/@]*:[^@/]+@", str(value)))
     return True

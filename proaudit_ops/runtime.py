@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from proaudit_ops.audit import AuditLog
+    from proaudit_ops.kv.ratelimit import PaystackLimiter
+    from proaudit_ops.kv.store import KVStore
     from proaudit_ops.paystack import PaystackClient
     from proaudit_ops.protocols.guard import ChangeGuard
 
@@ -53,6 +55,9 @@ class Runtime:
         self._paystack: PaystackClient | None = None
         self._audit: AuditLog | None = None
         self._app_clients: list[httpx.Client] = []
+        self._kv: KVStore | None = None
+        self._limiter: PaystackLimiter | None = None
+        self._limiter_built = False
 
     # -- lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Runtime:
@@ -69,6 +74,8 @@ class Runtime:
     def close(self) -> None:
         if self._paystack is not None:
             self._paystack.close()
+        if self._kv is not None:
+            self._kv.close()
         for client in self._app_clients:
             client.close()
         for engine in {id(e): e for e in (self._engine, self._sim_engine) if e is not None}.values():
@@ -104,37 +111,110 @@ class Runtime:
     # -- Paystack ----------------------------------------------------------------------
     def paystack(self) -> PaystackClient:
         if self._paystack is None:
-            from proaudit_ops.paystack import PaystackClient
+            s = self.settings
+            self._paystack = self.new_paystack(s.paystack_timeout_seconds, s.paystack_max_retries)
+        return self._paystack
+
+    def new_paystack(self, timeout_s: float, max_retries: int) -> PaystackClient:
+        """A Paystack client of the caller's own (closed by the caller), e.g. a health probe's short timeout."""
+        from proaudit_ops.paystack import PaystackClient
+
+        s = self.settings
+        if s.uses_simulator:
+            from proaudit_ops.sandbox.dataset import SANDBOX_SECRET_KEY
+            from proaudit_ops.sandbox.faults import FaultConfig
+            from proaudit_ops.sandbox.transport import simulator_transport
+
+            key = s.secret_key_value() or SANDBOX_SECRET_KEY
+            transport = simulator_transport(self.sandbox_engine(), _faults(FaultConfig.from_env))
+            return PaystackClient(
+                key,
+                base_url=s.paystack_base_url,
+                timeout_s=timeout_s,
+                max_retries=max_retries,
+                transport=transport,
+                limiter=self.paystack_limiter(),
+            )
+        configured = s.secret_key_value()
+        if not configured:
+            raise ConfigError(
+                "PAYSTACK_SECRET_KEY is not set",
+                hint="export PAYSTACK_SECRET_KEY or set paystack_secret_key in the config file (chmod 600)",
+            )
+        return PaystackClient(
+            configured,
+            base_url=s.paystack_base_url,
+            timeout_s=timeout_s,
+            max_retries=max_retries,
+            limiter=self.paystack_limiter(),
+        )
+
+    def paystack_limiter(self) -> PaystackLimiter | None:
+        """The shared Paystack rate limit: Redis when PROAUDIT_REDIS_URL is set, else this process.
+
+        The sandbox simulator (in process, or `sandbox serve` with the sandbox's key) has no quota to
+        protect: no limit there unless one is set.
+        """
+        if not self._limiter_built:
+            self._limiter_built = True
+            from proaudit_ops.kv.ratelimit import (
+                Buckets,
+                LocalBuckets,
+                PaystackLimiter,
+                RedisBuckets,
+                default_rates,
+                parse_rate,
+                parse_rate_table,
+            )
+            from proaudit_ops.sandbox.dataset import SANDBOX_SECRET_KEY
 
             s = self.settings
-            if s.uses_simulator:
-                from proaudit_ops.sandbox.dataset import SANDBOX_SECRET_KEY
-                from proaudit_ops.sandbox.faults import FaultConfig
-                from proaudit_ops.sandbox.transport import simulator_transport
+            key = s.secret_key_value() or ""
+            simulated = s.uses_simulator or key == SANDBOX_SECRET_KEY  # in process, or `sandbox serve`
+            if simulated and s.proaudit_paystack_rate_limit is None and s.proaudit_paystack_rate_limits is None:
+                return None
+            mode = "live" if key.startswith("sk_live_") else "test"
+            default, endpoints = default_rates(mode)
+            if s.proaudit_paystack_rate_limit is not None:
+                default = parse_rate(s.proaudit_paystack_rate_limit)
+            if s.proaudit_paystack_rate_limits is not None:
+                endpoints = parse_rate_table(s.proaudit_paystack_rate_limits)
+            buckets: Buckets = LocalBuckets()
+            if s.proaudit_redis_url is not None:
+                import httpx
 
-                key = s.secret_key_value() or SANDBOX_SECRET_KEY
-                transport = simulator_transport(self.sandbox_engine(), _faults(FaultConfig.from_env))
-                self._paystack = PaystackClient(
-                    key,
-                    base_url=s.paystack_base_url,
-                    timeout_s=s.paystack_timeout_seconds,
-                    max_retries=s.paystack_max_retries,
-                    transport=transport,
+                from proaudit_ops.kv.redis_client import connect
+                from proaudit_ops.redact import mask_url
+
+                url = s.proaudit_redis_url.get_secret_value()
+                host = httpx.URL(s.paystack_base_url).host or "paystack"
+                # Paystack's quotas are per integration and per mode: one bucket set per host and mode.
+                buckets = RedisBuckets(
+                    connect(url, timeout_s=2.0), f"proaudit:paystack-rate:{host}:{mode}", f"Redis {mask_url(url)}"
                 )
+            self._limiter = PaystackLimiter(buckets, default, endpoints)
+        return self._limiter
+
+    # -- the key-value store (maintenance flags) ----------------------------------------------
+    def kv(self) -> KVStore:
+        """Redis when PROAUDIT_REDIS_URL is set; the sandbox's local stand-in in sandbox mode."""
+        if self._kv is None:
+            s = self.settings
+            if s.proaudit_redis_url is not None:
+                from proaudit_ops.kv.store import RedisStore
+
+                url = s.proaudit_redis_url.get_secret_value()
+                self._kv = RedisStore(url, timeout_s=s.proaudit_health_timeout_seconds)
+            elif s.is_sandbox:
+                from proaudit_ops.kv.store import LocalStore
+
+                self._kv = LocalStore(s.home() / "kv.sqlite")
             else:
-                configured = s.secret_key_value()
-                if not configured:
-                    raise ConfigError(
-                        "PAYSTACK_SECRET_KEY is not set",
-                        hint="export PAYSTACK_SECRET_KEY or set paystack_secret_key in the config file (chmod 600)",
-                    )
-                self._paystack = PaystackClient(
-                    configured,
-                    base_url=s.paystack_base_url,
-                    timeout_s=s.paystack_timeout_seconds,
-                    max_retries=s.paystack_max_retries,
+                raise ConfigError(
+                    "PROAUDIT_REDIS_URL is not set: the maintenance flags live in the app's Redis",
+                    hint="set PROAUDIT_REDIS_URL (e.g. redis://HOST:6379/0), or use --profile sandbox",
                 )
-        return self._paystack
+        return self._kv
 
     def secret_key(self) -> str:
         """The key Paystack signs webhooks with (the sandbox's fake one in sandbox mode)."""

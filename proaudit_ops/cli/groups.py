@@ -30,6 +30,9 @@ GROUPS: dict[str, Group] = {
     "subscriptions": Group(
         "proaudit_ops.cli.subscriptions", "app", "Show and change subscriptions (runbook: Subscription Issues)."
     ),
+    "recovery": Group(
+        "proaudit_ops.cli.recovery", "app", "Health, maintenance mode and database failover (Recovery Procedures)."
+    ),
     "audit": Group("proaudit_ops.cli.audit", "app", "The hash-chained audit log: list, show, verify, ship."),
     "apply": Group("proaudit_ops.cli.audit", "apply_app", "Apply a saved plan exactly as reviewed (refused if stale)."),
     "config": Group("proaudit_ops.cli.config_cmd", "app", "Show and check the configuration."),

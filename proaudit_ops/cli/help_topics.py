@@ -17,30 +17,67 @@ app = group_app("help", no_args_is_help=False)
 
 # code, status name (the --json envelope's), meaning and what cron should do: the README's table, word for word.
 EXIT_CODES: tuple[tuple[int, str, str, str], ...] = (
-    (0, "ok", "ok", "—"),
-    (1, "finding", "finding: a check found drift, a mismatch, a breached threshold", "alert"),
-    (2, "usage_error", "usage or bad input (nothing was changed)", "fix the command"),
+    (
+        0,
+        "ok",
+        "ok",
+        "—",
+    ),
+    (
+        1,
+        "finding",
+        "finding: a check found drift, a mismatch, "
+        "a breached threshold (`payments status` `stalled`: payments started, none completed), "
+        "a truncated or rebuilt audit chain",
+        "alert",
+    ),
+    (
+        2,
+        "usage_error",
+        "usage or bad input, "
+        "nothing was changed: a malformed reference (the message names the character), "
+        "a number or duration out of range, a file that is not a regular file or too large, "
+        "a bad config file, profile or value, a plan file whose values do not fit the schema, "
+        "`--dry-run`/`--yes`/`--plan-out` given without `--fix`",
+        "fix the command",
+    ),
     (
         3,
         "unavailable",
-        "a dependency is unavailable: Paystack, the database, Redis, the app endpoint",
+        "a dependency is unavailable: Paystack, "
+        'the database (including "statement timeout after N s"), Redis, the app endpoint',
         "page if it persists",
     ),
     (
         4,
         "refused",
-        "refused: guard failed, stale plan, lock held, live key without `--live`, no TTY and no `--yes`, declined",
+        "refused: guard failed, stale plan (any column changed), "
+        'a plan not authenticated or with no `planned` record, "matched N rows, expected 1", '
+        '"timed out waiting for a lock after N s", live key without `--live`, '
+        "a key/mode contradiction, a Paystack answer from the other mode, "
+        "no terminal and no `--yes`, declined, `sandbox reset` while the sandbox is in use, "
+        "a forged audit checkpoint",
         "look",
     ),
     (
         5,
         "outcome_unknown",
-        "outcome unknown: an external side effect whose result could not be determined; "
-        "run the `resume` command it names",
+        "outcome unknown: an external side effect whose result could not be determined (a POST to Paystack, "
+        "a webhook redelivery or replay with no answer); run the `resume` command it names",
         "page",
     ),
-    (70, "internal_error", "internal error in proaudit (rerun with `--debug` and report it)", "page"),
-    (130, "interrupted", "interrupted (Ctrl-C)", "—"),
+    (
+        70,
+        "internal_error",
+        "internal error in proaudit (rerun with `--debug` and report it)",
+        "page",
+    ),
+    (
+        130,
+        "interrupted",
+        "interrupted (Ctrl-C)",
+        "—",
+    ),
 )
 
 _MUTATION = """\

@@ -62,6 +62,7 @@ class PaystackClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_retry_wait_s: float = 30.0,
+        limiter: Callable[[str, str], None] | None = None,
     ) -> None:
         _check_secret_key(secret_key)
         if not timeout_s > 0:
@@ -77,6 +78,8 @@ class PaystackClient:
         self._sleep = sleep
         self._read = ResponseReader(host=self._host, timeout_s=self._timeout_s, secrets=(secret_key,), mode=self.mode)
         self._max_retry_wait_s = float(max_retry_wait_s)
+        # The shared rate limit (kv/ratelimit.py): called with (method, path) before every request, retries included.
+        self._limiter = limiter
         self._http = httpx.Client(
             base_url=self._base_url,
             timeout=httpx.Timeout(self._timeout_s),
@@ -394,6 +397,8 @@ class PaystackClient:
         params: dict[str, str] | None = None,
         json: dict[str, Any] | None = None,
     ) -> httpx.Response:
+        if self._limiter is not None:
+            self._limiter(method, path)
         started = time.monotonic()
         response = self._http.request(method, path, params=params, json=json)
         log.debug(

@@ -1,0 +1,1 @@
+"""Recovery: health checks, maintenance mode, database failover (runbook: Recovery Procedures)."""
