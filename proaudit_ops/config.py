@@ -205,6 +205,10 @@ class Settings(BaseSettings):
     proaudit_paystack_rate_limit: str | None = None
     proaudit_paystack_rate_limits: str | None = None
 
+    # Refunds (issue 7): a refund above this many subunits needs a second operator (`proaudit
+    # approve PLAN`, then `proaudit apply PLAN`); 0 makes every refund need one.
+    proaudit_refund_approval_above: int = Field(default=50_000_000, ge=0, le=10**15)
+
     _config_file: Path | None = PrivateAttr(default=None)
     _profile: str | None = PrivateAttr(default=None)
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)

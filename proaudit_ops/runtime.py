@@ -316,4 +316,5 @@ class Runtime:
             lock_timeout_ms=settings.proaudit_lock_timeout_ms,
             statement_timeout_ms=settings.proaudit_statement_timeout_ms,
             plan_key=lambda: settings_plan_key(settings),  # read (or made) only when a plan is saved or loaded
+            paystack=self.paystack,  # only a plan with an external step (a refund) calls it
         )

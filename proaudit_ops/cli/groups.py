@@ -33,6 +33,10 @@ GROUPS: dict[str, Group] = {
     "recovery": Group(
         "proaudit_ops.cli.recovery", "app", "Health, maintenance mode and database failover (Recovery Procedures)."
     ),
+    "refunds": Group(
+        "proaudit_ops.cli.refunds", "app", "Check and issue refunds exactly once (runbook: Refund Processing)."
+    ),
+    "approve": Group("proaudit_ops.cli.approve", "app", "Approve another operator's saved plan (two-person rule)."),
     "audit": Group("proaudit_ops.cli.audit", "app", "The hash-chained audit log: list, show, verify, ship."),
     "apply": Group("proaudit_ops.cli.audit", "apply_app", "Apply a saved plan exactly as reviewed (refused if stale)."),
     "config": Group("proaudit_ops.cli.config_cmd", "app", "Show and check the configuration."),

@@ -103,4 +103,29 @@ def render_plan(plan: Plan, console: Console | None = None) -> None:
     from proaudit_ops.cli import render
 
     out = console or render.console()
+    if plan.external is not None:  # the Paystack call comes first: the rows record its result
+        out.print(external_text(plan), markup=False)
     out.print(plan_table(plan))
+
+
+def external_text(plan: Plan) -> str:
+    """`first: POST /refund transaction=… amount=5000000 kobo = ₦50,000.00`, and what records it."""
+    from proaudit_ops.money import describe_amount
+
+    step = plan.external
+    assert step is not None
+    call = step.call
+    raw = call.get("body")
+    body: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    currency = str(body.get("currency") or "NGN")
+    parts = []
+    for name, value in body.items():
+        shown = describe_amount(value, currency) if name == "amount" and isinstance(value, int) else value
+        parts.append(f"{name}={shown}")
+    lines = [f"first, at Paystack: {call.get('method')} {call.get('path')} " + " ".join(parts)]
+    lines.append(f"  intent {step.op_key} (recorded before the call; a lost answer is resumed, never re-sent)")
+    if step.fills:
+        lines.append(f"  then the rows below, with {', '.join(step.fills)} = Paystack's refund id")
+    if step.needs_approval:
+        lines.append("  needs a second operator: proaudit approve PLAN, then proaudit apply PLAN")
+    return "\n".join(lines)

@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
 app = group_app("recovery")
 maintenance_app = typer.Typer(
-    help="Maintenance mode: the app's Redis keys maintenance_mode / maintenance_message, always with a TTL.",
+    help="Maintenance mode: the app's Redis keys maintenance_mode / maintenance_message, always with a TTL.\n\n"
+    "Examples:\n\n"
+    "\b\n"
+    "  proaudit recovery maintenance status\n"
+    '  proaudit recovery maintenance on --message "Payments are paused for a few minutes" --ttl 30m\n'
+    "  proaudit recovery maintenance off",
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
@@ -40,7 +45,9 @@ def health(
     The checks run at the same time, each bounded by --timeout. Exit 0 when all pass (or are not
     configured), 1 when any fails.
 
-    Examples: proaudit recovery health; proaudit recovery health --json --timeout 3
+    Examples:
+      proaudit recovery health
+      proaudit recovery health --json --timeout 3
     """
     from proaudit_ops.core.recovery.health import health as check_health
 
@@ -58,7 +65,9 @@ def maintenance_on(
 ) -> None:
     """Turn maintenance mode on, for --ttl at most (audited; `off` puts back what was there).
 
-    Example: proaudit recovery maintenance on --message "Billing maintenance in progress" --ttl 1h --yes
+    Examples:
+      proaudit recovery maintenance on --message "Billing maintenance in progress" --ttl 1h --dry-run
+      proaudit recovery maintenance on --message "Billing maintenance in progress" --ttl 1h --yes
     """
     from proaudit_ops.cli.confirm import confirm_proposal
     from proaudit_ops.cli.options import parse_window
@@ -82,7 +91,9 @@ def maintenance_on(
 def maintenance_off(ctx: typer.Context, dry_run: DryRun = False, yes: Yes = False, live: Live = False) -> None:
     """Turn maintenance mode off: restore what the keys held before `on` (or delete them).
 
-    Example: proaudit recovery maintenance off --yes
+    Examples:
+      proaudit recovery maintenance off --dry-run
+      proaudit recovery maintenance off --yes
     """
     from proaudit_ops.cli.confirm import confirm_proposal
     from proaudit_ops.core.recovery.maintenance import turn_off
@@ -97,7 +108,9 @@ def maintenance_off(ctx: typer.Context, dry_run: DryRun = False, yes: Yes = Fals
 def maintenance_status(ctx: typer.Context) -> None:
     """Show the maintenance keys, their values and how long until they clear.
 
-    Example: proaudit recovery maintenance status --json
+    Examples:
+      proaudit recovery maintenance status
+      proaudit recovery maintenance status --json
     """
     from proaudit_ops.core.recovery.maintenance import status
 
@@ -127,7 +140,9 @@ def failover(
     PROAUDIT_REPLICA_MAX_LAG_SECONDS and the old primary no longer answers. Prints the new
     DATABASE_URL (password masked; the full value goes to --env-file) and the restart commands.
 
-    Example: proaudit recovery failover --replica postgresql://billing@replica:5432/billing --env-file /etc/billing.env
+    Examples:
+      proaudit recovery failover --replica postgresql://billing@replica:5432/billing --dry-run
+      proaudit recovery failover --replica postgresql://billing@replica:5432/billing --env-file /etc/billing.env
     """
     from proaudit_ops.cli.confirm import confirm_proposal
     from proaudit_ops.core.recovery.failover import failover as promote

@@ -79,8 +79,10 @@ class ChangeGuard:
         lock_timeout_ms: int,
         statement_timeout_ms: int,
         plan_key: Callable[[], bytes] | None = None,
+        paystack: Callable[[], Any] | None = None,
     ) -> None:
         self.engine = engine
+        self.paystack = paystack  # for plans with an external step (protocols/intents.py)
         self.audit = audit
         self.lock_timeout_ms = lock_timeout_ms
         self.statement_timeout_ms = statement_timeout_ms
@@ -232,7 +234,7 @@ class ChangeGuard:
             self._record(plan.action, plan, "refused", error=NO_TTY_REFUSAL)
             raise Refused(NO_TTY_REFUSAL)
         if options.assume_yes:
-            return self._apply(plan)
+            return self._go(plan)
         try:
             confirmed = confirm(plan)
         except KeyboardInterrupt:
@@ -241,7 +243,15 @@ class ChangeGuard:
         if not confirmed:
             record = self._record(plan.action, plan, "aborted", error="not confirmed")
             return GuardResult("aborted", plan, [], _seq(record), prompted=True)
-        return dataclasses.replace(self._apply(plan), prompted=True)
+        return dataclasses.replace(self._go(plan), prompted=True)
+
+    def _go(self, plan: Plan) -> GuardResult:
+        """Apply the plan; one with an external step (a refund) runs the intent protocol instead."""
+        if plan.external is None:
+            return self._apply(plan)
+        from proaudit_ops.protocols.intents import run_plan
+
+        return run_plan(self, plan)
 
     def _check_fresh(self, plan: Plan) -> None:
         """Lock and compare the plan's rows, then roll back (a saved plan's dry run)."""
@@ -334,6 +344,34 @@ class ChangeGuard:
                 hint="the row changed under the plan; make a new plan",
             )
         return rows[0]
+
+    # -- for the intent protocol (protocols/intents.py) ---------------------------------------
+
+    def tx(self) -> Any:
+        """A write transaction with this guard's timeouts."""
+        return self._tx()
+
+    def lock_and_compare(self, conn: Connection, plan: Plan) -> list[dict[str, Any]]:
+        return self._lock_and_compare(conn, plan)
+
+    def update_row(self, conn: Connection, change: RowChange, now: Any) -> dict[str, Any]:
+        """One guarded UPDATE; other than one row -> Refused (the transaction rolls back)."""
+        try:
+            return self._update(conn, change, now)
+        except _UpdateMismatch as exc:
+            raise Refused(exc.message, hint=exc.hint) from None
+
+    def record(
+        self,
+        action: str,
+        plan: Plan | None,
+        outcome: str,
+        *,
+        error: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> AuditRecord:
+        """A standalone audit record about a plan (refused, failed, unknown ...)."""
+        return self._record(action, plan, outcome, error=error, extra=extra)
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -105,6 +105,58 @@ class RowChange:
 
 
 @dataclass(frozen=True)
+class ExternalStep:
+    """The side effect a plan makes outside the database (a Paystack refund), run through the
+    intent protocol (protocols/intents.py) between review and the row changes.
+
+    `call` is what the operator reviews (method, path, body); `params` is what the intent's kind
+    needs to look the effect up again and record it; `fills` names the columns (`table.column`)
+    whose planned value is the effect's id, known only after the call.
+    """
+
+    kind: str
+    op_key: str
+    call: dict[str, Any]
+    params: dict[str, Any]
+    fills: tuple[str, ...] = ()
+    needs_approval: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "call", plain_json(dict(self.call)))
+        object.__setattr__(self, "params", plain_json(dict(self.params)))
+        object.__setattr__(self, "fills", tuple(self.fills))
+        if not self.kind or not self.op_key:
+            raise ValueError("ExternalStep needs a kind and an op key")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "op_key": self.op_key,
+            "call": self.call,
+            "params": self.params,
+            "fills": list(self.fills),
+            "needs_approval": self.needs_approval,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ExternalStep:
+        if not isinstance(data, dict):
+            raise TypeError("external is not a JSON object")
+        for name in ("kind", "op_key"):
+            if not isinstance(data[name], str):
+                raise TypeError(f"external {name} is not a string")
+        for name in ("call", "params"):
+            if not isinstance(data[name], dict):
+                raise TypeError(f"external {name} is not a JSON object")
+        fills = data["fills"]
+        if not isinstance(fills, list) or not all(isinstance(f, str) for f in fills):
+            raise TypeError("external fills is not a list of column names")
+        if not isinstance(data["needs_approval"], bool):
+            raise TypeError("external needs_approval is not a boolean")
+        return cls(data["kind"], data["op_key"], data["call"], data["params"], tuple(fills), data["needs_approval"])
+
+
+@dataclass(frozen=True)
 class PlanClaims:
     """What a saved file says about itself; checked by `Plan.verify` before anything uses it."""
 
@@ -120,6 +172,7 @@ class Plan:
     changes: tuple[RowChange, ...]
     created_at: datetime
     target: str | None = None  # the reference, or "bulk" for many
+    external: ExternalStep | None = None  # a Paystack call made before the rows change (intents.py)
 
     JSON_EXTRA: ClassVar[tuple[str, ...]] = ("plan_hash", "expected_rows")  # in --json (jsonable.py)
 
@@ -136,13 +189,16 @@ class Plan:
 
     def reviewed(self) -> dict[str, Any]:
         """What the operator reviews, and all that the hash and the MAC cover."""
-        return {
+        reviewed: dict[str, Any] = {
             "format": PLAN_FORMAT,
             "action": self.action,
             "reason": self.reason,
             "target": self.target,
             "changes": [change.to_dict() for change in self.changes],
         }
+        if self.external is not None:  # absent for row-only plans: their hashes stay as they were
+            reviewed["external"] = self.external.to_dict()
+        return reviewed
 
     def to_dict(self) -> dict[str, Any]:
         """The file's content without plan_hash and plan_mac."""
@@ -178,6 +234,7 @@ class Plan:
                 }
                 for c in self.changes
             ],
+            **({"external": self.external.to_dict()} if self.external is not None else {}),
         }
 
     def to_json(self, key: bytes) -> str:
@@ -221,6 +278,7 @@ class Plan:
                 changes=tuple(RowChange.from_dict(c) for c in data["changes"]),
                 created_at=created,
                 target=data["target"],
+                external=ExternalStep.from_dict(data["external"]) if data.get("external") is not None else None,
             )
         except UsageError:
             raise

@@ -3,14 +3,16 @@
 Rules: only a `success` transaction can be refunded; refunds that did not fail count against
 the amount; an amount above what is left is refused; the refund that exhausts the amount marks
 the transaction `reversed`, after which any refund is refused with "Transaction has been fully
-reversed". New refunds stay `pending` (use `set_refund_status` to move them on). Notes left out get
-Paystack's defaults ("Refund for transaction REF", "... by REFUNDED_BY").
+reversed". New refunds are `pending`; as at Paystack they are `processed` a little later: any read
+(list, fetch) moves a refund pending for PROCESSING_AFTER on (`set_refund_status` moves one at once,
+to any status). Notes left out get Paystack's defaults ("Refund for transaction REF", "... by REFUNDED_BY").
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
@@ -31,6 +33,7 @@ from proaudit_ops.sandbox.wsgi import Request, Response, json_response, parse_fo
 from proaudit_ops.timeutil import utcnow
 
 REFUNDED_BY = "billing@tekvwarho.com"
+PROCESSING_AFTER = timedelta(seconds=60)  # pending -> processed (Paystack: minutes to days)
 REFUND_STATUSES = ("pending", "processing", "needs-attention", "failed", "processed")
 FULLY_REVERSED = shapes.validation_error(
     "Transaction has been fully reversed", next_step="This transaction cannot be refunded again"
@@ -136,8 +139,25 @@ def create(ctx: SimContext, request: Request, _params: Mapping[str, str]) -> Res
     return json_response(200, shapes.ok("Refund has been queued for processing", data))
 
 
+def advance_pending(engine: Engine, now: datetime) -> int:
+    """Refunds pending for PROCESSING_AFTER become processed (refunded_at = when that happened)."""
+    r = sim_refunds.c
+    due = now - PROCESSING_AFTER
+    with write_conn(engine) as conn:
+        rows = conn.execute(select(r.id, r.created_at).where(r.status == "pending", r.created_at <= due)).all()
+        for row in rows:
+            done = row.created_at + PROCESSING_AFTER
+            conn.execute(
+                update(sim_refunds)
+                .where(r.id == row.id, r.status == "pending")
+                .values(status="processed", refunded_at=done, updated_at=done)
+            )
+    return len(rows)
+
+
 def list_refunds(ctx: SimContext, request: Request, _params: Mapping[str, str]) -> Response:
     r = sim_refunds.c
+    advance_pending(ctx.engine, ctx.now)
     try:
         per_page = positive_int(request, "perPage", 50)
         page = positive_int(request, "page", 1)
@@ -201,6 +221,7 @@ def fetch(ctx: SimContext, _request: Request, params: Mapping[str, str]) -> Resp
     raw = params["id"]
     if not raw.isdigit():
         return json_response(400, shapes.validation_error("Refund ID should be numeric."))
+    advance_pending(ctx.engine, ctx.now)
     with read_conn(ctx.engine) as conn:
         refund = conn.execute(select(sim_refunds).where(sim_refunds.c.id == int(raw))).mappings().first()
         if refund is None:
