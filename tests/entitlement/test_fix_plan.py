@@ -184,3 +184,15 @@ def test_several_payments_of_one_organization_make_one_change(now: datetime) -> 
     assert covers(
         {"is_active": True, "tier": "enterprise", "current_period_end": merged.period_end}, merged, now
     ).covered
+
+
+def test_a_partially_refunded_payment_is_never_re_entitled(
+    seeded: Engine, paystack_view_of: View, now: datetime
+) -> None:
+    # A refund with --downgrade lowers the tier on purpose: the entitlement check must not call that a shortfall.
+    with seeded.begin() as conn:
+        conn.execute(update(tenant_skus).where(tenant_skus.c.organization_id == ORG_IDS["owerri"]).values(tier="core"))
+    row = payment(seeded, "PSK-PARTIAL-0001")
+    assert row["status"] == "success" and row["refund_amount_kobo"]
+    ent = check(row, sku_of(seeded, "PSK-PARTIAL-0001"), paystack_view_of("PSK-PARTIAL-0001")._metadata, now)
+    assert ent.status == "not_checked" and not ent.needs_fix and ent.entitled is None

@@ -78,6 +78,14 @@ def check(
         what = "refunded: it buys nothing" if status == "refunded" else f"{status}: it buys nothing (yet)"
         return EntitlementCheck(NOT_APPLICABLE, f"the payment is {what}", **row_view)
     org = str(payment["organization_id"])
+    if payment.get("refund_reference") or payment.get("refund_amount_kobo"):
+        # A partial refund may have downgraded or cancelled on purpose (refunds issue --downgrade): never undo it.
+        return EntitlementCheck(
+            NOT_CHECKED,
+            "partially refunded: the refund decided what it still buys (not checked, never auto-fixed)",
+            organization_id=org,
+            **row_view,
+        )
     try:
         paid_for = bought(org, parse_metadata(metadata), sku, paid_at, reference=payment.get("reference"))
     except EntitlementError as exc:
