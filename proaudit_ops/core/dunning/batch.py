@@ -66,8 +66,10 @@ def retry_all(
     force: bool = False,
     sleep: Callable[[float], None] = time.sleep,
     max_429_waits: int = 3,
+    min_429_wait: float = 1.0,
     now: datetime | None = None,
 ) -> BatchResult:
+    from proaudit_ops.core.dunning.kind import ChargeRateLimited
     from proaudit_ops.core.dunning.retry import retry_org
     from proaudit_ops.core.recovery.maintenance import maintenance_on
     from proaudit_ops.db.engine import read_only
@@ -101,13 +103,15 @@ def retry_all(
                 return Outcome(rid, org, "skipped")
             try:
                 res = retry_org(runtime, str(record["organization_id"]), options, lambda _p: True, force=True, now=now)
+            except ChargeRateLimited as exc:  # not processed: wait at least Retry-After, then verify and send
+                wait_s = max(float(exc.retry_after or 0.0), min_429_wait)
+                with lock:
+                    result.waits.append(wait_s)
+                sleep(wait_s)
+                continue
             except PaystackError as exc:
-                retry_after = getattr(exc, "retry_after", None)
-                if exc.status_code == 429 and retry_after is not None:  # not processed: safe to send again
-                    with lock:
-                        result.waits.append(float(retry_after))
-                    sleep(float(retry_after))
-                    continue
+                if exc.status_code == 429:  # a read ran out of its own Retry-After waits
+                    return Outcome(rid, org, "gateway_error", exc.message)
                 return Outcome(rid, org, "gateway_error", exc.message)
             except OutcomeUnknown as exc:
                 return Outcome(rid, org, "unknown", exc.message)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from proaudit_ops.core.dunning.records import REGULATED_WAIT_HOURS, is_insufficient, is_regulated
-from proaudit_ops.errors import PaystackNotFound
+from proaudit_ops.errors import DependencyUnavailable, PaystackNotFound
 from proaudit_ops.protocols.intents import Effect, Intent
 
 if TYPE_CHECKING:
@@ -54,6 +54,15 @@ def next_retry(reason: str, previous: str | None, attempt: int, max_attempts: in
     return now + timedelta(days=BACKOFF_DAYS[min(attempt, len(BACKOFF_DAYS)) - 1])
 
 
+class ChargeRateLimited(DependencyUnavailable):
+    """Paystack answered 429 to the charge: nothing was charged; wait Retry-After, then rerun."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        wait = f"{retry_after:g} s" if retry_after is not None else "a minute"
+        super().__init__(message, f"rerun after {wait}: it verifies the reference at Paystack first")
+        self.retry_after = retry_after
+
+
 class ChargeKind:
     name = "charge"
     action = "dunning.retry"
@@ -69,8 +78,19 @@ class ChargeKind:
         return effect_of(tx)
 
     def perform(self, client: PaystackClient, intent: Intent) -> Effect:
+        from proaudit_ops.errors import PaystackError
+
         p = intent.params
-        tx = client.charge_authorization(
+        try:
+            tx = self._charge(client, p)
+        except PaystackError as exc:
+            if exc.status_code == 429:  # not processed: the intent stays started, a rerun verifies first
+                raise ChargeRateLimited(exc.message, exc.retry_after) from None
+            raise
+        return effect_of(tx)
+
+    def _charge(self, client: PaystackClient, p: dict[str, Any]) -> Transaction:
+        return client.charge_authorization(
             email=str(p["email"]),
             amount=int(p["amount"]),
             authorization_code=str(p["authorization_code"]),
@@ -78,7 +98,6 @@ class ChargeKind:
             currency=str(p["currency"]),
             metadata={"dunning_record": str(p["target"]), "attempt": int(p["attempt"])},
         )
-        return effect_of(tx)
 
     def record(self, guard: ChangeGuard, conn: Connection, intent: Intent, effect: Effect) -> list[RowChange]:
         """The dunning record, and on success the payment row and the subscription period, as they
