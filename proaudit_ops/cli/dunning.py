@@ -118,6 +118,38 @@ def retry(
     run(ctx, call, _render_retry, exit_code=lambda r: r.exit_code)
 
 
+@app.command("extend")
+def extend(
+    ctx: typer.Context,
+    org: Org,
+    days: Annotated[int, typer.Option("--days", min=1, max=60, help="Grace period in days.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    live: Live = False,
+    plan_out: PlanOut = None,
+) -> None:
+    """Give ORG a grace period: the next retry and the subscription's period end move N days later.
+
+    \b
+    Examples:
+      proaudit dunning extend nnamdi --days 7 --reason "customer promised payment" --dry-run
+      proaudit dunning extend nnamdi --days 7 --reason "customer promised payment" --yes
+    """
+    from proaudit_ops.cli.confirm import confirm
+    from proaudit_ops.core.dunning.extend import ExtendResult, extend_grace
+
+    def call(rt: Runtime) -> ExtendResult:
+        options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=plan_out)
+        return extend_grace(rt, org, days, reason, options, confirm)
+
+    def render_it(result: object) -> None:
+        assert isinstance(result, ExtendResult)
+        render_guard_result(result.guard, show_sql=False)
+
+    run(ctx, call, render_it, exit_code=lambda r: r.exit_code)
+
+
 @app.command("retry-all")
 def retry_all(
     ctx: typer.Context,

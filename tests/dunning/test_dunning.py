@@ -133,3 +133,17 @@ def test_sigkill_at_each_point_then_rerun_charges_once(isolated_env: Path, point
         [sys.executable, "-m", "proaudit_ops", "audit", "verify"], env=env, capture_output=True, text=True
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_extend_moves_the_retry_and_the_period_through_the_guard(isolated_env: Path) -> None:
+    code, _, err = cli("dunning", "extend", "nnamdi", "--days", "7", "--reason", "promised payment", "--dry-run")
+    assert code == 0, err
+    before = record_of(isolated_env, "Nnamdi & Sons Hardware")
+    code, out, err = cli("dunning", "extend", "nnamdi", "--days", "7", "--reason", "promised payment", "--yes")
+    assert code == 0 and "applied: 2 row(s)" in out, err
+    after = record_of(isolated_env, "Nnamdi & Sons Hardware")
+    assert str(after["next_retry_at"]) > str(before["next_retry_at"])
+    code, _, err = cli("dunning", "extend", "Obi Motors", "--days", "7", "--reason", "x", "--yes")
+    assert code == 4 and "no active dunning record" in err
+    code, _, _ = cli("dunning", "extend", "nnamdi", "--days", "0", "--reason", "x", "--yes")
+    assert code == 2
