@@ -87,6 +87,7 @@ class PaystackError(DependencyUnavailable):
         self.status_code = status_code
         self.paystack_code = paystack_code
         self.paystack_type = paystack_type
+        self.retry_after: float | None = None  # seconds, from a 429's Retry-After
 
 
 class PaystackNotFound(PaystackError):

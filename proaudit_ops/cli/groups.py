@@ -36,6 +36,9 @@ GROUPS: dict[str, Group] = {
     "refunds": Group(
         "proaudit_ops.cli.refunds", "app", "Check and issue refunds exactly once (runbook: Refund Processing)."
     ),
+    "dunning": Group(
+        "proaudit_ops.cli.dunning", "app", "Retry failed renewals exactly once (runbook: Dunning/Collection Issues)."
+    ),
     "approve": Group("proaudit_ops.cli.approve", "app", "Approve another operator's saved plan (two-person rule)."),
     "audit": Group("proaudit_ops.cli.audit", "app", "The hash-chained audit log: list, show, verify, ship."),
     "apply": Group("proaudit_ops.cli.audit", "apply_app", "Apply a saved plan exactly as reviewed (refused if stale)."),

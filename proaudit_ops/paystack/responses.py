@@ -140,11 +140,15 @@ class ResponseReader:
                 )
         if code == 429:
             outcome = f"gave up after {_attempts(attempts)}" if method == "GET" else "not processed"
-            raise fail(
+            limited = fail(
                 PaystackError,
                 f"Paystack is rate-limiting this key (HTTP 429{said}); {method} {path} {outcome}",
                 next_step or "wait a minute and try again; other tools may share this key's quota",
             )
+            from proaudit_ops.paystack.retry import parse_retry_after
+
+            limited.retry_after = parse_retry_after(response.headers.get("retry-after"))  # a POST's caller waits
+            raise limited
         if code in RETRYABLE_STATUS or code >= 500:
             detail = said if body is not None else " with a body that is not JSON"
             raise fail(

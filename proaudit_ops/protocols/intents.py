@@ -48,7 +48,10 @@ if TYPE_CHECKING:
 
 STATES = ("started", "unknown", "done", "failed")
 OPEN_STATES = ("started", "unknown")
-KINDS: dict[str, str] = {"refund": "proaudit_ops.core.refunds.kind:REFUND"}
+KINDS: dict[str, str] = {
+    "refund": "proaudit_ops.core.refunds.kind:REFUND",
+    "charge": "proaudit_ops.core.dunning.kind:CHARGE",
+}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Dunning: failed renewals retried through the intent protocol (runbook: Dunning/Collection Issues)."""

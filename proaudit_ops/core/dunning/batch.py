@@ -1,0 +1,163 @@
+"""`dunning retry-all`: every due record, bounded concurrency, a circuit breaker, a resumable cursor.
+
+The breaker counts gateway errors (Paystack 5xx, 429 after its Retry-After waits, lost answers,
+no answer), not declines: K consecutive ones, or an error rate above the bound once enough charges
+were tried, stop the run before another charge is issued. The cursor is the last record id handled
+in order (next_retry_at, id); `--after CURSOR` continues from there.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from proaudit_ops.core.dunning.records import all_records, due
+from proaudit_ops.errors import ExitCode, OutcomeUnknown, PaystackError, Refused, UsageError
+from proaudit_ops.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from proaudit_ops.protocols.guard import ApplyOptions
+    from proaudit_ops.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Breaker:
+    consecutive: int = 5
+    max_error_rate: float = 0.5
+    min_sample: int = 10
+
+
+@dataclass
+class Outcome:
+    record_id: str
+    organization: str
+    result: str  # recovered | declined | refused | gateway_error | unknown
+    detail: str = ""
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    opened: bool = False
+    why: str = ""
+    cursor: str | None = None
+    remaining: int = 0
+    waits: list[float] = field(default_factory=list)  # seconds slept after 429s
+    resume_command: str | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FINDING if self.opened or any(o.result == "unknown" for o in self.outcomes) else ExitCode.OK
+
+
+def retry_all(
+    runtime: Runtime,
+    options: ApplyOptions,
+    *,
+    limit: int | None = None,
+    concurrency: int = 4,
+    after: str | None = None,
+    breaker: Breaker | None = None,
+    force: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    max_429_waits: int = 3,
+    min_429_wait: float = 1.0,
+    now: datetime | None = None,
+) -> BatchResult:
+    from proaudit_ops.core.dunning.kind import ChargeRateLimited
+    from proaudit_ops.core.dunning.retry import retry_org
+    from proaudit_ops.core.recovery.maintenance import maintenance_on
+    from proaudit_ops.db.engine import read_only
+
+    if concurrency < 1 or concurrency > 32:
+        raise UsageError("--concurrency must be 1-32")
+    if not options.assume_yes and not options.dry_run:
+        raise Refused("retry-all charges cards without asking per organization: pass --yes (or --dry-run)")
+    if not force and maintenance_on(runtime):
+        raise Refused("maintenance mode is on: no dunning charge is sent", hint="wait, or pass --force")
+    breaker = breaker or Breaker()
+    now = now or utcnow()
+    with read_only(runtime.engine()) as conn:
+        records = [r for r in all_records(conn, "active") if due(r, now)]
+    ids = [str(r["id"]) for r in records]
+    if after is not None:
+        if after not in ids:
+            raise UsageError(f"cursor {after} is not a due record", hint="start over: proaudit dunning retry-all --yes")
+        records = records[ids.index(after) + 1 :]
+    if limit is not None:
+        records = records[:limit]
+    result = BatchResult()
+    lock = threading.Lock()
+    stop = threading.Event()
+    errors = {"run": 0, "total": 0, "tried": 0}
+
+    def one(record: dict[str, Any]) -> Outcome:
+        rid, org = str(record["id"]), str(record["organization"])
+        for _ in range(max_429_waits + 1):
+            if stop.is_set():
+                return Outcome(rid, org, "skipped")
+            try:
+                res = retry_org(runtime, str(record["organization_id"]), options, lambda _p: True, force=True, now=now)
+            except ChargeRateLimited as exc:  # not processed: wait at least Retry-After, then verify and send
+                wait_s = max(float(exc.retry_after or 0.0), min_429_wait)
+                with lock:
+                    result.waits.append(wait_s)
+                sleep(wait_s)
+                continue
+            except PaystackError as exc:
+                if exc.status_code == 429:  # a read ran out of its own Retry-After waits
+                    return Outcome(rid, org, "gateway_error", exc.message)
+                return Outcome(rid, org, "gateway_error", exc.message)
+            except OutcomeUnknown as exc:
+                return Outcome(rid, org, "unknown", exc.message)
+            except Refused as exc:
+                return Outcome(rid, org, "refused", exc.message)
+            status = res.record["status"] if res.record is not None else "?"
+            return Outcome(rid, org, "recovered" if status == "recovered" else "declined", res.charge_status or "")
+        return Outcome(rid, org, "gateway_error", "429 after every Retry-After wait")
+
+    def account(outcome: Outcome) -> None:
+        gateway = outcome.result in ("gateway_error", "unknown")
+        errors["tried"] += outcome.result != "skipped"
+        errors["run"] = errors["run"] + 1 if gateway else 0
+        errors["total"] += gateway
+        if errors["run"] >= breaker.consecutive:
+            result.opened, result.why = True, f"{errors['run']} consecutive gateway errors"
+        elif errors["tried"] >= breaker.min_sample and errors["total"] / errors["tried"] > breaker.max_error_rate:
+            result.opened, result.why = True, f"gateway error rate {errors['total']}/{errors['tried']}"
+        if result.opened:
+            stop.set()
+
+    done_ids: set[str] = set()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        pending: dict[Future[Outcome], dict[str, Any]] = {}
+        queue = list(records)
+        while (queue or pending) and not (stop.is_set() and not pending):
+            while queue and len(pending) < concurrency and not stop.is_set():
+                rec = queue.pop(0)
+                pending[pool.submit(one, rec)] = rec
+            finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                pending.pop(fut)
+                outcome = fut.result()
+                with lock:
+                    if outcome.result != "skipped":
+                        result.outcomes.append(outcome)
+                        done_ids.add(outcome.record_id)
+                    account(outcome)
+    # The cursor: the last record of the longest handled prefix (in order), so nothing is skipped.
+    for r in records:
+        if str(r["id"]) not in done_ids:
+            break
+        result.cursor = str(r["id"])
+    handled_prefix = [str(r["id"]) for r in records].index(result.cursor) + 1 if result.cursor else 0
+    result.remaining = len(records) - handled_prefix
+    if result.opened or result.remaining:
+        start = result.cursor or after
+        result.resume_command = "proaudit dunning retry-all --yes" + (f" --after {start}" if start else "")
+    return result

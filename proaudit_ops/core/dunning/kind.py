@@ -1,0 +1,194 @@
+"""The charge kind of the intent protocol: a dunning retry as Paystack's charge_authorization.
+
+params (stored on the intent, reviewed in the plan): target (dunning record id), reference (the
+charge reference, derived from subscription + period + attempt), attempt, organization_id, email,
+amount, currency, authorization_code, payment_id, sku_id, tier, billing_cycle, period_start,
+period_end.
+
+Paystack answers a charge with HTTP 200 even when it fails: the effect's status says what happened
+(success, failed, paused for 2FA); `find` is GET /transaction/verify/REFERENCE, so a rerun after a
+lost answer or a crash asks Paystack about this exact reference before anything else.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from proaudit_ops.core.dunning.records import REGULATED_WAIT_HOURS, is_insufficient, is_regulated
+from proaudit_ops.errors import DependencyUnavailable, PaystackNotFound
+from proaudit_ops.protocols.intents import Effect, Intent
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from proaudit_ops.paystack import PaystackClient
+    from proaudit_ops.paystack.models import Transaction
+    from proaudit_ops.protocols.guard import ChangeGuard
+    from proaudit_ops.protocols.plan import RowChange
+
+TOUCH_DUNNING = ("last_attempt_at", "updated_at")
+TOUCH_PAYMENT = ("updated_at",)
+BACKOFF_DAYS = (1, 3, 5)  # after attempt 1, 2, 3+ (the app's dunning schedule)
+PAUSED_REASON = "2FA: the customer must approve the charge (send them a payment link)"
+
+
+def effect_of(tx: Transaction) -> Effect:
+    data: dict[str, Any] = {"gateway_response": tx.gateway_response or tx.message or ""}
+    if tx.paid_at is not None:
+        data["paid_at"] = tx.paid_at.isoformat()
+    if tx.authorization_url:
+        data["authorization_url"] = tx.authorization_url
+    ident = str(tx.id) if tx.id is not None else str(tx.reference)
+    return Effect(ident, str(tx.status), int(tx.amount), data)
+
+
+def next_retry(reason: str, previous: str | None, attempt: int, max_attempts: int, now: datetime) -> datetime | None:
+    """When to try again after a failed attempt; None: Paystack's answer says not to retry."""
+    if attempt >= max_attempts:
+        return None
+    if is_regulated(reason):  # the card may be charged once per 24 h until a success
+        return now + timedelta(hours=REGULATED_WAIT_HOURS)
+    if is_insufficient(reason) and is_insufficient(previous):
+        return None  # twice in a row: more retries only annoy the bank; send a payment link
+    return now + timedelta(days=BACKOFF_DAYS[min(attempt, len(BACKOFF_DAYS)) - 1])
+
+
+class ChargeRateLimited(DependencyUnavailable):
+    """Paystack answered 429 to the charge: nothing was charged; wait Retry-After, then rerun."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        wait = f"{retry_after:g} s" if retry_after is not None else "a minute"
+        super().__init__(message, f"rerun after {wait}: it verifies the reference at Paystack first")
+        self.retry_after = retry_after
+
+
+class ChargeKind:
+    name = "charge"
+    action = "dunning.retry"
+    command = "dunning"
+
+    def find(self, client: PaystackClient, intent: Intent, claimed: set[str]) -> Effect | None:
+        try:
+            tx = client.verify_transaction(str(intent.params["reference"]))
+        except PaystackNotFound:
+            return None
+        if tx.status == "abandoned":  # never charged (a checkout link's row): nothing happened
+            return None
+        return effect_of(tx)
+
+    def perform(self, client: PaystackClient, intent: Intent) -> Effect:
+        from proaudit_ops.errors import PaystackError
+
+        p = intent.params
+        try:
+            tx = self._charge(client, p)
+        except PaystackError as exc:
+            if exc.status_code == 429:  # not processed: the intent stays started, a rerun verifies first
+                raise ChargeRateLimited(exc.message, exc.retry_after) from None
+            raise
+        return effect_of(tx)
+
+    def _charge(self, client: PaystackClient, p: dict[str, Any]) -> Transaction:
+        return client.charge_authorization(
+            email=str(p["email"]),
+            amount=int(p["amount"]),
+            authorization_code=str(p["authorization_code"]),
+            reference=str(p["reference"]),
+            currency=str(p["currency"]),
+            metadata={"dunning_record": str(p["target"]), "attempt": int(p["attempt"])},
+        )
+
+    def record(self, guard: ChangeGuard, conn: Connection, intent: Intent, effect: Effect) -> list[RowChange]:
+        """The dunning record, and on success the payment row and the subscription period, as they
+        must be now that Paystack answered (money may have moved: computed from the rows as they are)."""
+        from proaudit_ops.db.schema import dunning_records as d
+        from proaudit_ops.timeutil import utcnow
+
+        p = intent.params
+        now = utcnow()
+        row = guard.lock_rows(conn, d, d.c.id == str(p["target"]), expect=1)[0]
+        attempt = max(int(row["attempt_count"] or 0), int(p["attempt"]))
+        values: dict[str, Any] = {"attempt_count": attempt}
+        changes: list[RowChange] = []
+        reason = str(effect.data.get("gateway_response") or effect.status)
+        if effect.status == "success":
+            values.update(status="recovered", next_retry_at=None)
+            changes.extend(success_changes(guard, conn, p, effect, now))
+        elif effect.status == "paused":
+            values.update(last_failure_reason=PAUSED_REASON, next_retry_at=None)
+        elif effect.status == "failed":
+            max_attempts = int(row["max_attempts"] or 4)
+            retry_at = next_retry(reason, row.get("last_failure_reason"), attempt, max_attempts, now)
+            values.update(last_failure_reason=reason, next_retry_at=retry_at)
+            if attempt >= max_attempts:
+                values["status"] = "exhausted"
+        else:  # pending at Paystack: no automatic retry until it settles (verify the reference)
+            values.update(
+                last_failure_reason=f"Paystack: {effect.status} (verify {p['reference']})", next_retry_at=None
+            )
+        changes.insert(0, dunning_change(row, values))
+        return changes
+
+
+def dunning_change(row: dict[str, Any], values: dict[str, Any]) -> RowChange:
+    from proaudit_ops.protocols.plan import RowChange
+
+    return RowChange(
+        table="dunning_records",
+        key={"id": row["id"]},
+        guards={"status": row["status"], "attempt_count": row["attempt_count"]},
+        new_values=values,
+        before=row,
+        label=f"dunning record of {row['organization_id']}",
+        touch=TOUCH_DUNNING,
+    )
+
+
+def success_changes(
+    guard: ChangeGuard, conn: Connection, p: dict[str, Any], effect: Effect, now: datetime
+) -> list[RowChange]:
+    from proaudit_ops.core.entitlement import Entitlement
+    from proaudit_ops.core.subscriptions.changes import coverage_change
+    from proaudit_ops.db.schema import payment_transactions as pt
+    from proaudit_ops.protocols.plan import RowChange
+
+    changes: list[RowChange] = []
+    if p.get("payment_id"):
+        pay = guard.lock_rows(conn, pt, pt.c.id == str(p["payment_id"]), expect=1)[0]
+        if pay["status"] != "success" or pay["reference"] != p["reference"]:
+            values: dict[str, Any] = {
+                "status": "success",
+                "reference": str(p["reference"]),  # the row now names the charge that paid it
+                "gateway_response": str(effect.data.get("gateway_response") or "Approved"),
+                "paid_at": effect.data.get("paid_at") or now.isoformat(),
+            }
+            if effect.id.isdigit():
+                values["paystack_transaction_id"] = int(effect.id)
+            changes.append(
+                RowChange(
+                    table="payment_transactions",
+                    key={"id": pay["id"]},
+                    guards={"status": pay["status"], "reference": pay["reference"]},
+                    new_values=values,
+                    before=pay,
+                    label=f"payment {pay['reference']}",
+                    touch=TOUCH_PAYMENT,
+                )
+            )
+    paid_for = Entitlement(
+        organization_id=str(p["organization_id"]),
+        tier=str(p["tier"]),
+        billing_cycle=str(p["billing_cycle"]),
+        period_start=datetime.fromisoformat(str(p["period_start"])),
+        period_end=datetime.fromisoformat(str(p["period_end"])),
+        source="tenant_sku",
+        payment_reference=str(p["reference"]),
+    )
+    sku = coverage_change(guard, conn, paid_for, now, label=f"subscription of {p['organization_id']}")
+    if sku is not None:
+        changes.append(sku)
+    return changes
+
+
+CHARGE = ChargeKind()

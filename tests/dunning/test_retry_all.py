@@ -1,0 +1,64 @@
+"""retry-all against a degraded simulator: 429s waited out (at least Retry-After), no reference
+charged twice, the breaker opens on consecutive 5xx before another POST, and the cursor resumes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from proaudit_ops.config import load_settings
+from proaudit_ops.core.dunning.batch import Breaker, retry_all
+from proaudit_ops.protocols.guard import ApplyOptions
+from proaudit_ops.runtime import Runtime
+from proaudit_ops.sandbox.faults import clear_scripted_faults, script_fault
+from proaudit_ops.timeutil import utcnow
+from tests.dunning.test_dunning import charges, cli, record_of, sandbox_db
+
+CHARGE = "/transaction/charge_authorization"
+
+
+def _setup(home: Path) -> object:
+    cli("dunning", "status", "nnamdi")  # seeds the sandbox
+    engine = create_engine(f"sqlite:///{sandbox_db(home)}")
+    with engine.begin() as conn:  # both active records due now
+        conn.execute(text("UPDATE dunning_records SET next_retry_at = :t WHERE status = 'active'"), {"t": utcnow()})
+    return engine
+
+
+def test_429_waits_then_the_breaker_opens_and_the_cursor_resumes(
+    isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PROAUDIT_SIM_RETRY_AFTER_S", "2")
+    engine = _setup(isolated_env)
+    waits: list[float] = []
+    script_fault(engine, CHARGE, "rate_limit", method="POST", count=1)  # type: ignore[arg-type]
+    script_fault(engine, CHARGE, "error", method="POST", count=20, status=503)  # type: ignore[arg-type]
+    options = ApplyOptions(assume_yes=True)
+    with Runtime(load_settings(None, None)) as rt:
+        first = retry_all(
+            rt, options, concurrency=1, breaker=Breaker(consecutive=1), sleep=waits.append, min_429_wait=0.0
+        )
+    # the 429 was waited out (at least its Retry-After), then the 503 opened the breaker
+    assert waits == [2.0]  # exactly the simulator's Retry-After: 2
+    assert first.opened and first.exit_code == 1
+    assert [o.result for o in first.outcomes] == ["unknown"]
+    assert first.cursor == first.outcomes[0].record_id and first.remaining == 1
+    assert first.resume_command == f"proaudit dunning retry-all --yes --after {first.cursor}"
+    with engine.connect() as conn:  # no further POST: 19 scripted 503s are still waiting
+        left = conn.execute(text("SELECT remaining FROM sim_faults")).scalar()
+    assert left == 19
+    clear_scripted_faults(engine)  # type: ignore[arg-type]
+    with Runtime(load_settings(None, None)) as rt:
+        second = retry_all(rt, options, concurrency=2, after=first.cursor, now=utcnow() + timedelta(seconds=1))
+    assert [o.organization for o in second.outcomes] != [first.outcomes[0].organization]
+    assert len(second.outcomes) == 1 and second.remaining == 0
+    # the unknown one: the rerun verifies its reference before anything else, then charges once
+    code, _, err = cli("dunning", "retry", first.outcomes[0].organization, "--yes")
+    assert code in (0, 1), err
+    assert all(n == 1 for n in charges(isolated_env).values())
+    assert record_of(isolated_env, "Sahel Agro Cooperative")["status"] == "recovered"
+    code, _, _ = cli("audit", "verify")
+    assert code == 0
