@@ -209,6 +209,10 @@ class Settings(BaseSettings):
     # approve PLAN`, then `proaudit apply PLAN`); 0 makes every refund need one.
     proaudit_refund_approval_above: int = Field(default=50_000_000, ge=0, le=10**15)
 
+    # reconcile: above this many list pages (100 transactions each) `--source auto` uses Paystack's
+    # transaction export (one CSV) instead of paging within the rate limit.
+    proaudit_reconcile_max_pages: int = Field(default=1000, ge=1, le=1_000_000)
+
     _config_file: Path | None = PrivateAttr(default=None)
     _profile: str | None = PrivateAttr(default=None)
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)

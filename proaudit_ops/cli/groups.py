@@ -39,6 +39,11 @@ GROUPS: dict[str, Group] = {
     "approve": Group("proaudit_ops.cli.approve", "app", "Approve another operator's saved plan (two-person rule)."),
     "audit": Group("proaudit_ops.cli.audit", "app", "The hash-chained audit log: list, show, verify, ship."),
     "apply": Group("proaudit_ops.cli.audit", "apply_app", "Apply a saved plan exactly as reviewed (refused if stale)."),
+    "reconcile": Group(
+        "proaudit_ops.cli.reconcile",
+        "app",
+        "Compare Paystack's transactions and refunds with the payments table and the webhook inbox (cron).",
+    ),
     "config": Group("proaudit_ops.cli.config_cmd", "app", "Show and check the configuration."),
     "monitor": Group(
         "proaudit_ops.cli.monitor", "app", "The runbook's key metrics and alert rules (Monitoring & Alerts)."

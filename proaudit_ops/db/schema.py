@@ -216,6 +216,45 @@ ops_incident_notes = Table(
     Index("ix_ops_incident_notes_incident", "incident_id"),
 )
 
+# reconcile: one row per run (its window, source and checkpoint), and the Paystack rows it staged.
+# The staged rows of a page and the checkpoint that counts them commit together, so an interrupted
+# run resumes from the last committed page (`reconcile --resume`).
+ops_reconcile_runs = Table(
+    "ops_reconcile_runs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("window_from", UTCDateTime(), nullable=False),
+    Column("window_to", UTCDateTime(), nullable=False),
+    Column("source", String(16), nullable=False),  # api | export
+    Column("state", String(16), nullable=False),  # staging | staged | done
+    Column("phase", String(16), nullable=False),  # transactions | refunds | compared
+    Column("cursor", Text, nullable=True),  # the next page's cursor (api) or rows consumed (export)
+    Column("pages", Integer, nullable=False, default=0),
+    Column("rows", BigInteger, nullable=False, default=0),
+    Column("started_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+)
+
+ops_reconcile_rows = Table(
+    "ops_reconcile_rows",
+    metadata,
+    Column("run_id", String(36), nullable=False),
+    Column("kind", String(8), nullable=False),  # tx | refund
+    Column("paystack_id", BigInteger, nullable=True),
+    Column("reference", String(100), nullable=True),
+    Column("status", String(20), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("requested_amount", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("paid_at", UTCDateTime(), nullable=True),
+    Column("gateway_response", Text, nullable=True),
+    Column("channel", String(32), nullable=True),
+    Column("transaction_id", BigInteger, nullable=True),  # a refund's transaction
+    Column("metadata", Text, nullable=True),  # JSON, as Paystack handed it back
+    Index("ix_ops_reconcile_rows_run", "run_id", "kind", "reference"),
+)
+
 APP_TABLES = (
     "organizations",
     "tenant_skus",
@@ -223,4 +262,11 @@ APP_TABLES = (
     "dunning_records",
     "webhook_events",
 )
-TOOL_TABLES = ("ops_audit_log", "ops_intents", "ops_incidents", "ops_incident_notes")
+TOOL_TABLES = (
+    "ops_audit_log",
+    "ops_intents",
+    "ops_incidents",
+    "ops_incident_notes",
+    "ops_reconcile_runs",
+    "ops_reconcile_rows",
+)

@@ -236,7 +236,39 @@ PAYMENTS: tuple[Pay, ...] = (
     Pay("PSK-PSREFUNDED-0001", "calabar", CORE, "success", "reversed", _d(10), inbox=OK_EVENT, batch=1),
     Pay("PSK-PARTIAL-0001", "owerri", PRO, "success", "success", _d(8), inbox=OK_EVENT, batch=1),
     Pay("PSK-ELIGIBLE-0001", "eko", PRO, "success", "success", _d(5), inbox=OK_EVENT, batch=1),
+    # issue 9: one case per reconcile category the first seeds did not cover (RECONCILE_CASES)
+    Pay("PSK-REFUNDMM-0001", "harmattan", PRO, "success", "success", _d(9), inbox=OK_EVENT, batch=2),
+    Pay("PSK-WEBHOOK-0001", "ifeoma", PRO, "success", "success", _d(10), batch=2,
+        inbox=("received", 0, None)),
+    Pay("PSK-NOTENT-0001", "tunde", PRO, "success", "success", _d(6), entry=CHECKOUT, channel="bank_transfer",
+        inbox=OK_EVENT, batch=2),
 )
+
+# Refunds the app recorded that Paystack never made: reference -> amount recorded (no sim_refunds row).
+RECORDED_ONLY_REFUNDS: dict[str, int] = {"PSK-REFUNDMM-0001": 5_000_000}
+
+# `reconcile --since 30d` on a fresh sandbox: where each seeded inconsistency lands (README, runbook).
+# A reference may land in two categories (a stuck payment whose webhook failed is also in
+# webhook_never_processed); --fix settles stuck, not_paid and paid_not_entitled (and entitles what it settles).
+RECONCILE_CASES: dict[str, tuple[str, ...]] = {
+    "stuck": ("PSK-MISSED-0001", "PSK-STUCK-0001", "PSK-STUCK-0002", "PSK-STUCK-0003"),
+    "not_paid": ("PSK-ABANDONED-0001",),
+    "ghost": ("PSK-GHOST-0001",),
+    "missing_here": ("PSK-ORPHAN-0001",),
+    "amount_or_currency_mismatch": ("PSK-AMOUNT-0001", "PSK-CURRENCY-0001"),
+    "refunded_at_paystack_only": ("PSK-PSREFUNDED-0001",),
+    "refund_amount_mismatch": ("PSK-REFUNDMM-0001",),
+    "webhook_never_processed": ("PSK-ORPHAN-0001", "PSK-STUCK-0002", "PSK-STUCK-0003", "PSK-WEBHOOK-0001"),
+    "paid_not_entitled": ("PSK-NOTENT-0001",),
+}
+RECONCILE_CASE_NOTES: dict[str, str] = {
+    "PSK-REFUNDMM-0001": "success in both; the DB records a 5,000,000 kobo refund that Paystack never made "
+    "(Harmattan Media)",
+    "PSK-WEBHOOK-0001": "success in both (the app settled it from the callback); its charge.success event "
+    "was received but never processed: the worker lost it (Ifeoma Studio)",
+    "PSK-NOTENT-0001": "success in both, paid 6 days ago, but the subscription is still a trial (Tunde Okafor "
+    "Consulting)",
+}
 
 # Refunds at Paystack beyond PSK-REFUNDED-0001's: reference, refund id, amount (None = all),
 # days after payment, recorded in payment_transactions too?

@@ -36,6 +36,7 @@ from proaudit_ops.sandbox.dataset import (
     ORG_IDS,
     ORGS,
     PAYMENTS,
+    RECORDED_ONLY_REFUNDS,
     SANDBOX_PUBLIC_KEY,
     SANDBOX_SECRET_KEY,
     SEEDED_REFERENCES,
@@ -163,6 +164,14 @@ def build_dataset(now: datetime) -> Dataset:
     _add_refund(ds, sims["PSK-REFUNDED-0001"])
     for reference, refund_id, amount, days_after, recorded in SEEDED_REFUNDS:
         _add_later_refund(ds, sims[reference], refund_id, amount, timedelta(days=days_after), recorded=recorded)
+    for reference, recorded_kobo in RECORDED_ONLY_REFUNDS.items():
+        refunded = ds.payment(reference)["paid_at"] + timedelta(days=1)
+        ds.payment(reference).update(
+            refund_reference=f"RF-{reference}",
+            refund_amount_kobo=recorded_kobo,
+            refunded_at=refunded,
+            updated_at=refunded,
+        )
     ds.tenant_skus.extend(_tenant_row(ds, org, now) for org in ORGS)
     ds.dunning_records.extend(_dunning_rows(ds, now))
     return ds

@@ -432,3 +432,83 @@ def charge_authorization(ctx: SimContext, request: Request, _params: Mapping[str
         }
         conn.execute(sim_transactions.insert().values(**values))
     return json_response(200, shapes.ok("Charge attempted", shapes.render_transaction(values, ctx.domain, "charge")))
+
+
+# -- export (GET /transaction/export and the CSV file it links to) ---------------------------------
+
+EXPORT_COLUMNS = (
+    "id",
+    "reference",
+    "status",
+    "amount",
+    "requested_amount",
+    "currency",
+    "gateway_response",
+    "channel",
+    "paid_at",
+    "created_at",
+    "metadata",
+)
+EXPORT_TTL = timedelta(hours=1)
+EXPORT_PATH_RE = re.compile(r"^/exports/(?P<token>[A-Za-z0-9_\-=]+)\.csv$")
+
+
+def export(ctx: SimContext, request: Request, _params: Mapping[str, str]) -> Response:
+    """GET /transaction/export: a link to a CSV of the filtered transactions (Paystack's shape:
+    `data.path` and `data.expiresAt`). The link carries the filters; the file is built when fetched."""
+    try:
+        date_filters(request, sim_transactions.c.created_at)  # reject a bad from/to now, as Paystack does
+    except BadParam as exc:
+        return json_response(400, shapes.validation_error(str(exc)))
+    status = request.arg("status") or ""
+    expires = ctx.now + EXPORT_TTL
+    spec = dumps({"from": request.arg("from"), "to": request.arg("to"), "status": status, "exp": expires.isoformat()})
+    token = base64.urlsafe_b64encode(spec.encode()).decode()
+    host = request.headers.get("host") or "api.paystack.co"
+    scheme = "http" if host.split(":")[0] in ("127.0.0.1", "localhost") else "https"
+    data = {"path": f"{scheme}://{host}/exports/{token}.csv", "expiresAt": shapes.ps_time(expires)}
+    return json_response(200, shapes.ok("Export successful", data))
+
+
+def export_file(engine: Engine, path: str, now: datetime) -> Response:
+    """The CSV behind an export link (no key needed, like Paystack's signed file links)."""
+    import csv
+    import io
+
+    match = EXPORT_PATH_RE.match(path)
+    if match is None:
+        return Response(404, b"not found", content_type="text/plain")
+    try:
+        spec = loads(base64.urlsafe_b64decode(match.group("token").encode()).decode())
+        expires = datetime.fromisoformat(spec["exp"])
+        query = {k: [v] for k, v in (("from", spec.get("from")), ("to", spec.get("to"))) if v}
+        where = date_filters(Request("GET", path, query, {}, b""), sim_transactions.c.created_at)
+    except (ValueError, KeyError, TypeError, binascii.Error, BadParam):
+        return Response(404, b"not found", content_type="text/plain")
+    if expires < now:
+        return Response(403, b"Request has expired", content_type="text/plain")
+    if spec.get("status") and spec["status"] != "all":
+        where.append(sim_transactions.c.status == spec["status"])
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    t = sim_transactions.c
+    with read_conn(engine) as conn:
+        rows = conn.execute(select(sim_transactions).where(*where).order_by(t.created_at.desc(), t.id.desc()))
+        for row in rows.mappings():
+            writer.writerow(
+                [
+                    row["id"],
+                    row["reference"],
+                    row["status"],
+                    row["amount"],
+                    row["requested_amount"],
+                    row["currency"],
+                    row["gateway_response"] or "",
+                    row["channel"],
+                    shapes.ps_time(row["paid_at"]) or "",
+                    shapes.ps_time(row["created_at"]) or "",
+                    row["metadata"] or "",
+                ]
+            )
+    return Response(200, out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8")

@@ -49,6 +49,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
     ("GET", re.compile(r"^/transaction/verify/(?P<reference>[^/]+)/?$"), sim_transactions.verify),
     ("GET", re.compile(r"^/transaction/timeline/(?P<key>[^/]+)/?$"), sim_transactions.timeline),
     ("GET", re.compile(r"^/transaction/?$"), sim_transactions.list_transactions),
+    ("GET", re.compile(r"^/transaction/export/?$"), sim_transactions.export),
     ("POST", re.compile(r"^/transaction/initialize/?$"), sim_transactions.initialize),
     (
         "POST",
@@ -113,6 +114,9 @@ class Simulator:
         request = read_request(environ)
         if self.faults.latency_ms:
             self._sleep(self.faults.latency_ms / 1000)
+        if request.method == "GET" and request.path.startswith("/exports/"):
+            # An export's file link, like Paystack's: the link is the credential, no key is sent.
+            return send(sim_transactions.export_file(self.engine, request.path, self._clock()), start_response)
         domain = key_domain(request.headers.get("authorization"))
         if domain is None:
             return send(json_response(401, shapes.INVALID_KEY), start_response)

@@ -37,7 +37,7 @@ def test_ensure_creates_the_folder_and_seeds_once(tmp_path: Path) -> None:
         first = sandbox_summary(engine, path)
         assert first.organizations == 17
         assert first.payments_by_status["pending"] == 7
-        assert first.inbox_by_status == {"failed": 3, "processed": 19}
+        assert first.inbox_by_status == {"failed": 3, "processed": 21, "received": 1}
         assert first.paystack_by_status["reversed"] == 2
         assert first.refunds == 3
         assert "PSK-STUCK-0001" in first.references

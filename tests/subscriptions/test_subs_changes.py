@@ -22,7 +22,7 @@ from proaudit_ops.db.schema import organizations, payment_transactions, tenant_s
 from proaudit_ops.errors import NotFoundError, Refused, UsageError
 from proaudit_ops.protocols.guard import ApplyOptions, ChangeGuard
 from proaudit_ops.protocols.plan import Plan
-from proaudit_ops.sandbox.dataset import ORG_IDS
+from proaudit_ops.sandbox.dataset import ORG_IDS, RECONCILE_CASES
 from proaudit_ops.timeutil import as_utc
 
 Lookup = Callable[[str], object]
@@ -64,6 +64,8 @@ def test_the_seed_is_entitled_except_where_a_payment_is_stuck(
     with read_only(seeded) as conn:
         paid = conn.execute(select(payment_transactions).where(payment_transactions.c.status == "success")).mappings()
         for row in [dict(p) for p in paid]:
+            if row["reference"] in RECONCILE_CASES["paid_not_entitled"]:
+                continue  # seeded on purpose for `reconcile` (issue 9): paid, still a trial
             bought = entitlement_for_payment(conn, row, metadata_for(row["reference"]))
             assert bought is not None and bought.source == "metadata", row["reference"]
             sku = subscription_row(conn, str(row["organization_id"]))
