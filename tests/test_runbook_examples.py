@@ -61,7 +61,9 @@ def examples(page: Path) -> list[Example]:
 
 def test_promised_output_is_read_from_the_lines_after_a_command(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
-    page.write_text("```console\n$ proaudit drill list\n  webhook-outage   Webhook outage\n$ proaudit x  # exit 2\n```\n")
+    page.write_text(
+        "```console\n$ proaudit drill list\n  webhook-outage   Webhook outage\n$ proaudit x  # exit 2\n```\n"
+    )
     first, second = examples(page)
     assert first.expect == ["webhook-outage Webhook outage"] and second.expect == [] and second.exit_code == 2
 
