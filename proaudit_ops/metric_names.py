@@ -11,6 +11,7 @@ from __future__ import annotations
 RECONCILE_DRIFT_COUNT = "proaudit_reconcile_drift_count"  # gauge {category}: rows in the category
 RECONCILE_DRIFT_AMOUNT = "proaudit_reconcile_drift_amount_subunits"  # gauge {category, currency}: kobo at stake
 RECONCILE_LAST_SUCCESS = "proaudit_reconcile_last_success_timestamp_seconds"  # gauge: unix time of the last full run
+RECONCILE_ROWS = "proaudit_reconcile_rows"  # gauge: Paystack rows staged (transactions and refunds)
 RECONCILE_DURATION = "proaudit_reconcile_duration_seconds"  # gauge: how long the last run took
 INTENTS_UNKNOWN = "proaudit_intents_unknown"  # gauge: refund/charge intents whose outcome is unknown
 

@@ -214,11 +214,41 @@ def _render_verify(result: object, *, hint: bool = True) -> None:
     out.print(table)
     style = render.STYLE_BY_HEALTH[result.exit_code == 0]
     out.print(f"[{style}]{result.diagnosis.value}[/]: {result.explanation}")
+    _render_entitlement(result.entitlement)
     if hint and result.next_step:
         out.print(f"next: {result.next_step}", markup=False)
 
 
+def _render_entitlement(check: object, prefix: str = "subscription") -> None:
+    """One line: does the organization's tenant_skus row cover what the payment bought?"""
+    from rich.text import Text
+
+    from proaudit_ops.cli import render
+    from proaudit_ops.core.payments.entitled import ENTITLED, NOT_ENTITLED, UNKNOWN, EntitlementCheck
+
+    if not isinstance(check, EntitlementCheck) or check.status not in (ENTITLED, NOT_ENTITLED, UNKNOWN):
+        return
+    words = {ENTITLED: ("entitled", "green"), NOT_ENTITLED: ("NOT entitled", "bold red")}
+    label, style = words.get(check.status, ("entitlement unknown", "bold red"))
+    covered = check.status == ENTITLED
+    until = f" until {render.when(check.paid_until)}" if covered else ""
+    bought = f"bought {check.tier} {check.billing_cycle}{until}" if check.tier else ""
+    ends = f", period ends {render.when(check.current_period_end)}" if covered else ""
+    row = (
+        f"row {check.subscription_state}, {check.subscription_tier}{ends}"
+        if check.subscription_state
+        else "no subscription row"
+    )
+    detail = "; ".join(part for part in (bought, row) if part)
+    line = Text.assemble(f"{prefix}: ", (label, style))
+    if not covered:  # the reasons name the dates: said once
+        line.append(f": {check.explanation}")
+    line.append(f" ({detail})" if detail else "")
+    render.console().print(line)
+
+
 def _render_fix(result: object, show_sql: bool) -> None:
+    from proaudit_ops.cli import render
     from proaudit_ops.core.payments.fix import FixResult
 
     assert isinstance(result, FixResult)
@@ -227,6 +257,13 @@ def _render_fix(result: object, show_sql: bool) -> None:
     if result.outcome != "applied":
         _render_verify(result.verify, hint=result.outcome == "not_fixable")
     render_guard_result(result.guard, show_sql=show_sql, sql=result.sql)
+    out = render.console()
+    for note in result.notes or []:
+        out.print(f"note: {note}", markup=False)
+    if result.entitlement is not None:
+        _render_entitlement(result.entitlement, "subscription now")
+        if result.exit_code == 1:
+            out.print(f"next: proaudit subscriptions show {result.verify.reference}", markup=False)
 
 
 def _render_stuck(result: object, show_sql: bool) -> None:
@@ -255,11 +292,15 @@ def _render_stuck(result: object, show_sql: bool) -> None:
     if items:
         out.print(table)
     if applied:
-        out.print(f"{len(result.fixed)} fixed; {len(items)} still pending", markup=False)
+        entitled = len(result.entitled)
+        extended = f", {entitled} subscription(s) extended to the period paid for" if entitled else ""
+        out.print(f"{len(result.fixed)} fixed{extended}; {len(items)} still pending", markup=False)
     elif result.verified:
         out.print(f"{len(result.items)} pending; fixable: {settled_summary(result.fixable)}", markup=False)
     else:
         out.print(f"{len(result.items)} pending (add --verify to check them at Paystack)")
+    for note in result.notes:
+        out.print(f"note: {note}", markup=False)
     render_guard_result(result.guard, show_sql=show_sql, sql=result.sql)
 
 
@@ -305,6 +346,11 @@ def _render_show(result: object) -> None:
         for key, value in (row or {}).items():
             table.add_row(key, render.value(key, value, (row or {}).get("currency")))
         out.print(table)
+    _render_entitlement(result.coverage, "coverage")
+    if result.coverage is not None and result.coverage.status not in ("entitled", "not_entitled", "unknown"):
+        out.print(f"coverage: {result.coverage.explanation}", markup=False)
+    if result.coverage_note:
+        out.print(f"note: {result.coverage_note}", markup=False)
     trail = render.Grid(
         [
             Col("seq", ESSENTIAL, "right"),

@@ -303,7 +303,28 @@ def _render_replay(result: object) -> None:
     elif result.outcome == "aborted":
         out.print("[yellow]aborted[/]: nothing was sent")
     elif result.delivery is not None:
-        out.print(f"[green]delivered[/] charge.success for {result.reference}: {result.delivery.describe()}")
+        from rich.text import Text
+
+        from proaudit_ops.cli.payments import _render_entitlement
+
+        d = result.delivery
+        if result.outcome == "rejected":
+            line = Text.assemble(("rejected", "bold red"), f" charge.success for {result.reference}: {d.describe()}")
+            out.print(line)
+        else:
+            out.print(f"[green]delivered[/] charge.success for {result.reference}: {d.describe()}")
+        out.print(Text.assemble("the app answered: ", d.said()))  # the app's words are not markup
+        ent = result.entitlement
+        if result.still_pending:
+            out.print(f"[bold red]not applied[/]: the payment {result.reference} is still pending in the database")
+        elif ent is not None and ent.status in ("entitled", "not_entitled", "unknown"):
+            _render_entitlement(ent, "subscription now")
+        elif ent is not None:
+            out.print(f"subscription now: {ent.explanation}", markup=False)
+        if result.exit_code == 1 and (result.outcome == "rejected" or result.still_pending):
+            out.print(f"next: proaudit payments verify {result.reference}", markup=False)
+        elif result.exit_code == 1:
+            out.print(f"next: proaudit payments verify {result.reference} --fix", markup=False)
 
 
 def _render_retry(result: object) -> None:
@@ -394,9 +415,41 @@ def _render_gaps(result: object) -> None:
         tail = f", {unknown} unknown (no answer)" if unknown else ""
         out.print(f"replayed: {ok} accepted, {len(result.replays) - ok - unknown} failed{tail}")
         for r in result.replays:
+            ent = r.entitlement
+            covered = f"; subscription {ent.status.replace('_', ' ')}" if ent is not None and ent.tier else ""
             if r.verdict != "delivered":
-                out.print(f"  {r.reference}: {r.verdict}: {r.delivery.describe()}", markup=False)
+                out.print(f"  {r.reference}: {r.verdict}: {r.delivery.describe()}; {r.delivery.said()}", markup=False)
+            else:
+                out.print(f"  {r.reference}: the app answered {r.delivery.said()}{covered}", markup=False)
     elif result.outcome in ("planned", "aborted"):
         out.print(f"[yellow]{result.outcome}[/]: nothing was sent")
     elif result.gaps:
         out.print("next: proaudit webhooks gaps --since ... --replay", markup=False)
+    _render_not_entitled(result)
+
+
+def _render_not_entitled(result: GapsResult) -> None:
+    """Paid on both sides, not entitled: a replay cannot fix these (the app says already applied)."""
+    from proaudit_ops.cli import render
+    from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
+
+    if not result.not_entitled:
+        return
+    out = render.console()
+    table = render.Grid(
+        [
+            Col("reference", ESSENTIAL),
+            Col("amount", OPTIONAL, "right"),
+            Col("paid until", OPTIONAL),
+            Col("why", ESSENTIAL),
+            Col("fix", ESSENTIAL),
+        ],
+        title="paid, but the customer is not entitled (a replay changes nothing: the app says already applied)",
+    )
+    for item in result.not_entitled:
+        ent = item.entitlement
+        table.add_row(
+            item.reference, item.amount.format(), render.when(ent.paid_until), ent.explanation, item.next_step
+        )
+    out.print(table)
+    out.print(f"[bold red]{len(result.not_entitled)} paid but not entitled[/]: fix each with payments verify --fix")

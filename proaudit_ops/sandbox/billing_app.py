@@ -9,6 +9,12 @@
   cycles; trial cleared) in one transaction. Already applied: nothing changes, 200. Unknown
   reference: 200, inbox failed. Amount or currency differing from the row: 422, inbox failed.
   Other events: recorded as processed, 200.
+  The answer's body says what happened to the event, the contract proaudit reads
+  (core/webhooks/delivery.py): `{"received": true, "status": "processed"|"failed",
+  "result": "applied"|"already_applied"|"rejected", "detail": "..."}`. `applied`: this delivery
+  changed the payment (or recorded a non-payment event); `already_applied`: a duplicate,
+  nothing changed; `rejected`: the app will not apply it (unknown reference, mismatch, not
+  pending). An error (500) has no `result`: it may work on a retry.
 `GET /health`: 200 {"status": "ok", "database": "ok"}, 503 when the database fails.
 
 Faults (AppFaultConfig, or scripted `sim_faults` rows when `script_engine` is given): status
@@ -60,6 +66,7 @@ from proaudit_ops.timeutil import parse_iso, utcnow
 
 WEBHOOK_PATH = "/api/v1/billing/webhook/paystack"
 HEALTH_PATH = "/health"
+APPLIED, ALREADY, REJECTED = "applied", "already_applied", "rejected"  # the answer's `result`
 PERIOD_MONTHS = {
     "monthly": 1,
     "quarterly": 3,
@@ -76,6 +83,7 @@ class Outcome:
     http_status: int
     detail: str
     error: str | None = None
+    result: str | None = None  # applied | already_applied | rejected (None: an error, retry may help)
 
 
 def add_period(start: datetime, billing_cycle: str) -> datetime:
@@ -216,10 +224,10 @@ class BillingApp:
             except SQLAlchemyError:
                 pass
             return json_response(500, {"detail": failed.detail})
-        return json_response(
-            outcome.http_status,
-            {"received": True, "status": outcome.status, "detail": outcome.detail},
-        )
+        answer: dict[str, object] = {"received": True, "status": outcome.status, "detail": outcome.detail}
+        if outcome.result is not None:
+            answer["result"] = outcome.result
+        return json_response(outcome.http_status, answer)
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -236,9 +244,9 @@ class BillingApp:
 
     def _process(self, conn: Connection, event_type: str, data: object, now: datetime) -> Outcome:
         if event_type != "charge.success":
-            return Outcome("processed", 200, f"{event_type} recorded")
+            return Outcome("processed", 200, f"{event_type} recorded", result=APPLIED)
         if not isinstance(data, dict) or not data.get("reference"):
-            return Outcome("failed", 200, "ignored", "charge.success without data.reference")
+            return Outcome("failed", 200, "ignored", "charge.success without data.reference", REJECTED)
         return self._charge_success(conn, data, now)
 
     def _charge_success(self, conn: Connection, data: RowLike, now: datetime) -> Outcome:
@@ -254,19 +262,21 @@ class BillingApp:
                 200,
                 "unknown reference",
                 f"no payment_transactions row for reference {reference}",
+                REJECTED,
             )
         if payment["status"] in ("success", "refunded"):
-            return Outcome("processed", 200, f"already applied (payment is {payment['status']})")
+            return Outcome("processed", 200, f"already applied (payment is {payment['status']})", result=ALREADY)
         if payment["status"] != "pending":
             return Outcome(
                 "failed",
                 200,
                 "not applied",
                 f"payment {reference} is {payment['status']}, not pending: not applied",
+                REJECTED,
             )
         problem = self._mismatch(payment, data)
         if problem is not None:
-            return Outcome("failed", 422, problem, problem)
+            return Outcome("failed", 422, problem, problem, REJECTED)
         sku_query = select(tenant_skus).where(tenant_skus.c.organization_id == payment["organization_id"])
         if conn.dialect.name == "postgresql":
             sku_query = sku_query.with_for_update()
@@ -302,7 +312,7 @@ class BillingApp:
                 updated_at=now,
             )
         )
-        return Outcome("processed", 200, "payment applied, subscription activated")
+        return Outcome("processed", 200, "payment applied, subscription activated", result=APPLIED)
 
     @staticmethod
     def _mismatch(payment: RowLike, data: RowLike) -> str | None:

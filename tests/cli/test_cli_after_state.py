@@ -23,12 +23,12 @@ def test_verify_fix_shows_the_row_after_the_change(proaudit) -> None:
     assert "pending" not in after
     # the pre-change side-by-side (database: pending, paystack: success) is not shown as the result
     assert "┃ database" not in ran.stdout
-    assert ran.stdout.rstrip().endswith("applied: 1 row(s) changed (audit #1)")
+    assert "applied: 2 row(s) changed (audit #1)" in ran.stdout  # the payment and its subscription
 
 
 def test_verify_fix_after_a_prompt_shows_the_row_after_the_change(proaudit, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("proaudit_ops.cli.mutation.is_interactive", lambda: True)
-    ran = proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", input="y\n")
+    ran = proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", input="2\n")  # two rows: type the count
     assert ran.exit_code == 0, ran.stderr
     assert "success" in after_section(ran.stdout)
     assert "┃ database" not in ran.stdout

@@ -85,13 +85,14 @@ def test_ctrl_c_at_the_prompt_is_130_and_changes_nothing(proaudit, monkeypatch: 
 
 def test_declining_at_the_prompt_changes_nothing(proaudit, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("proaudit_ops.cli.mutation.is_interactive", lambda: True)
-    ran = proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", input="n\n")
+    # A one-row fix (a stuck payment's plan has its subscription too: two rows, the count is typed)
+    ran = proaudit("payments", "verify", "PSK-ABANDONED-0001", "--fix", input="n\n")
     assert ran.exit_code == 4
     assert "[y/N]" in ran.stderr
-    assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 1
-    ok = proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", input="y\n")
+    assert proaudit("payments", "verify", "PSK-ABANDONED-0001").exit_code == 1
+    ok = proaudit("payments", "verify", "PSK-ABANDONED-0001", "--fix", input="y\n")
     assert ok.exit_code == 0
-    assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 0
+    assert proaudit("payments", "verify", "PSK-ABANDONED-0001").exit_code == 0
 
 
 @pytest.mark.parametrize(

@@ -113,13 +113,10 @@ def test_bulk_prompt_needs_the_row_count(proaudit, monkeypatch: pytest.MonkeyPat
     assert declined.exit_code == 4
     assert "Type" in declined.stderr
     assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 1
-    count = len(
-        [
-            i
-            for i in proaudit("--json", "payments", "stuck", "--verify").json()["data"]["items"]
-            if i["diagnosis"] in ("stuck", "not_paid")
-        ]
-    )
+    # The rows of the plan: each settled payment, and the subscription of each organization it entitles.
+    planned = proaudit("--json", "payments", "stuck", "--fix", "--dry-run").json()["data"]["guard"]["plan"]
+    count = len(planned["changes"])
+    assert {c["table"] for c in planned["changes"]} == {"payment_transactions", "tenant_skus"}
     accepted = proaudit("payments", "stuck", "--fix", input=f"{count}\n")
     assert accepted.exit_code in (0, 1), accepted.stderr
     assert proaudit("payments", "verify", "PSK-STUCK-0001").exit_code == 0
@@ -326,7 +323,7 @@ def test_json_dry_runs_show_the_same_hash_as_the_saved_plan(proaudit, tmp_path: 
     saved = tmp_path / "p.json"
     assert proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--plan-out", str(saved)).exit_code == 0
     assert shown[0]["plan_hash"] == shown[1]["plan_hash"] == json.loads(saved.read_text())["plan_hash"]
-    assert shown[0]["expected_rows"] == 1
+    assert shown[0]["expected_rows"] == 2  # the payment and its subscription
 
 
 def test_old_plan_format_is_refused_with_a_clear_message(proaudit, tmp_path: Path) -> None:

@@ -79,9 +79,9 @@ class Terminal:
 
 
 def test_prompt_on_the_terminal_when_stdout_is_piped(isolated_env: Path) -> None:
-    term = Terminal(["payments", "verify", "PSK-STUCK-0001", "--fix"], stdout_piped=True)
+    term = Terminal(["payments", "verify", "PSK-ABANDONED-0001", "--fix"], stdout_piped=True)  # a one-row fix
     screen = term.read_until(b"[y/N]")
-    assert b"PSK-STUCK-0001" in screen  # the plan is shown where the question is asked
+    assert b"PSK-ABANDONED-0001" in screen  # the plan is shown where the question is asked
     term.type("y\n")
     code, out = term.finish()
     assert code == 0, term.screen.decode(errors="replace")

@@ -82,14 +82,41 @@ def test_replay_endpoint_failures_are_exit_3_and_audited(proaudit) -> None:
     assert outcomes == ["failed", "unknown"]
 
 
-def test_replay_the_app_accepts_but_records_as_failed_is_not_audited_as_applied(proaudit) -> None:
-    # Paystack has PSK-ORPHAN-0001 as a success; the app answers 200 and records it failed (unknown payment).
+def test_replay_the_app_rejects_is_a_finding_not_audited_as_applied(proaudit) -> None:
+    # Paystack has PSK-ORPHAN-0001 as a success; the app answers 200 "rejected" (unknown payment) and records
+    # it failed. The app is up and said no: a finding for a human (exit 1), not an outage to wait out (3).
     ran = proaudit("webhooks", "replay", "PSK-ORPHAN-0001", "--yes")
     records = proaudit("--json", "audit", "log", "--target", "PSK-ORPHAN-0001").json()["data"]["records"]
     assert [r["outcome"] for r in records] == ["failed"]
     assert records[0]["after"]["inbox_status"] == "failed"
-    assert ran.exit_code == 3, ran.stderr
-    assert "inbox says failed" in ran.stderr
+    assert records[0]["after"]["answer"] == "rejected"
+    assert ran.exit_code == 1, ran.stderr
+    assert "the app answered: rejected: unknown reference" in ran.stdout
+    data = proaudit("--json", "webhooks", "replay", "PSK-ORPHAN-0001", "--yes").json()["data"]
+    assert (data["outcome"], data["answer"], data["delivery"]["answer"]) == ("rejected", "rejected", "rejected")
+
+
+def test_replay_an_answer_that_does_not_say_is_judged_by_the_status_code_and_the_rows(
+    proaudit, isolated_env: Path
+) -> None:
+    # HTTP 200 with an HTML body (a proxy), nothing done: the answer is not guessed at, and the payment row
+    # read back after the "delivery" shows it was not applied (exit 1), where the tool used to say delivered.
+    from proaudit_ops.sandbox.billing_app import WEBHOOK_PATH
+    from proaudit_ops.sandbox.faults import script_fault
+    from proaudit_ops.sandbox.home import ensure_sandbox
+
+    sandbox = ensure_sandbox(isolated_env / "sandbox.db")
+    script_fault(sandbox, WEBHOOK_PATH, "malformed", count=2)
+    sandbox.dispose()
+    ran = proaudit("webhooks", "replay", "PSK-STUCK-0001", "--yes")
+    assert ran.exit_code == 1, ran.stderr
+    assert "accepted (HTTP 200; the answer does not say whether it applied)" in ran.stdout
+    assert "not applied: the payment PSK-STUCK-0001 is still pending" in ran.stdout
+    data = proaudit("--json", "webhooks", "replay", "PSK-STUCK-0001", "--yes").json()["data"]
+    assert data["answer"] is None and data["delivery"]["status_code"] == 200
+    assert data["entitlement"]["payment_status"] == "pending"
+    applied = proaudit("--json", "webhooks", "replay", "PSK-STUCK-0001", "--yes").json()["data"]  # no fault left
+    assert (applied["answer"], applied["entitlement"]["status"]) == ("applied", "entitled")
 
 
 def test_gaps_replay_without_an_answer_is_unknown_on_screen_and_in_the_record(proaudit) -> None:

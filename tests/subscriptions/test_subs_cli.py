@@ -67,20 +67,14 @@ def test_activate_is_refused_then_covered_after_the_payment_fix() -> None:
     code, _, err = proaudit(*activate, "--yes")
     assert code == 4
     assert "no successful payment of Bluewave Logistics covers professional monthly" in err
+    # The payment fix entitles the customer in the same plan (issue 7): activate then has nothing left to do.
     assert proaudit("payments", "verify", "PSK-STUCK-0001", "--fix", "--yes")[0] == 0
-    code, out, _ = proaudit(*activate)  # no terminal, no --yes
-    assert code == 4
-    code, out, _ = proaudit(*activate, "--dry-run", "--show-sql")
-    assert code == 0 and "planned" in out and "UPDATE tenant_skus" in out
     code, out, _ = proaudit(*activate, "--yes")
     assert code == 0, out
-    assert "paid by PSK-STUCK-0001" in out and "subscription after (active)" in out
+    assert "paid by PSK-STUCK-0001" in out and "nothing to change" in out
     code, env = envelope("subscriptions", "show", "PSK-STUCK-0001")
     assert env["data"]["state"] == "active"
-    assert [r["action"] for r in env["data"]["audit"] if r["outcome"] == "applied"] == [
-        "payments.fix",
-        "subscriptions.activate",
-    ]
+    assert [r["action"] for r in env["data"]["audit"] if r["outcome"] == "applied"] == ["payments.fix"]
 
 
 def test_changes_with_reasons_and_a_saved_plan(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """`monitor check --metrics FILE`: the figures in Prometheus text format for node_exporter's textfile collector.
 
-Written with prometheus_client's write_to_textfile, which writes a temporary file beside the target
-and renames it: the collector never reads half a file.
+Written through proaudit_ops.metrics.write_textfile (a temporary file beside the target, then a
+rename): the collector never reads half a file. The same writer serves `reconcile --metrics`.
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ LEVELS_WRITTEN = ("ok", "warning", "critical", "no_data", "pending")
 
 
 def write_metrics(result: CheckResult, path: Path) -> Path:
-    from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+    from prometheus_client import Gauge
 
-    registry = CollectorRegistry()
+    from proaudit_ops.metrics import new_registry, write_textfile
+
+    registry = new_registry()
     level = Gauge(
         names.MONITOR_LEVEL,
         "monitor check level: 0 ok or no data, 1 warning, 2 critical.",
@@ -49,7 +51,6 @@ def write_metrics(result: CheckResult, path: Path) -> Path:
         result.checked_at.timestamp()
     )
     try:
-        write_to_textfile(str(path), registry)
+        return write_textfile(path, registry)
     except OSError as exc:
         raise UsageError(f"cannot write --metrics {str(path)!r}: {exc.strerror or exc}") from None
-    return path

@@ -22,9 +22,12 @@ class Diagnosis(StrEnum):
     UNKNOWN_TO_PAYSTACK = "unknown_to_paystack"
     UNKNOWN_TO_DATABASE = "unknown_to_database"
     UNKNOWN = "unknown"  # neither side knows it
+    # Success on both sides, but tenant_skus does not cover what it bought (core/payments/entitled.py).
+    PAID_NOT_ENTITLED = "paid_not_entitled"
+    ENTITLEMENT_UNKNOWN = "entitlement_unknown"  # success on both sides, its metadata unusable: for a human
 
 
-FIXABLE = frozenset({Diagnosis.STUCK, Diagnosis.NOT_PAID})
+FIXABLE = frozenset({Diagnosis.STUCK, Diagnosis.NOT_PAID, Diagnosis.PAID_NOT_ENTITLED})
 HEALTHY = frozenset({Diagnosis.CONSISTENT, Diagnosis.IN_PROGRESS})
 
 

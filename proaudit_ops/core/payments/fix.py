@@ -1,7 +1,12 @@
 """`payments verify REF --fix`: the runbook's hand-typed UPDATE, through the change guard.
 
-Only two diagnoses are fixed automatically: stuck (Paystack success, database pending) and
-not-paid (abandoned/failed at Paystack, pending here). Amount or currency mismatches never are.
+Three diagnoses are fixed automatically: stuck (Paystack success, database pending), not-paid
+(abandoned/failed at Paystack, pending here) and paid-not-entitled (success on both sides, the
+subscription short of what the payment bought). Amount or currency mismatches never are.
+
+A successful payment is fixed together with its entitlement: the plan holds the payment row AND
+the organization's tenant_skus row (core/payments/entitled.py), applied in one transaction by
+the change guard, so a crash leaves both as they were or both fixed (docs/entitlement.md).
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from proaudit_ops.core.payments.diagnosis import Diagnosis
+from proaudit_ops.core.payments.entitled import ENTITLED, NOT_APPLICABLE, EntitlementCheck
 from proaudit_ops.core.payments.verify import VerifyResult, verify_payment
 from proaudit_ops.errors import ExitCode
 from proaudit_ops.timeutil import utcnow
@@ -31,10 +38,15 @@ class FixResult:
     outcome: str  # applied | planned | aborted | nothing | not_fixable
     guard: GuardResult | None
     sql: list[str] | None = None
+    entitlement: EntitlementCheck | None = None  # after an applied (or nothing-to-do) fix: as it is now
+    notes: list[str] | None = None  # what the plan left out, and why
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.outcome in ("applied", "planned", "nothing"):  # nothing: fixed meanwhile, by someone else
+        if self.outcome in ("applied", "nothing"):  # nothing: fixed meanwhile, by someone else
+            left = self.entitlement is not None and self.entitlement.status not in (ENTITLED, NOT_APPLICABLE)
+            return ExitCode.FINDING if left else ExitCode.OK  # paid and still not entitled: not done
+        if self.outcome == "planned":
             return ExitCode.OK
         if self.outcome == "aborted":
             return ExitCode.REFUSED
@@ -61,16 +73,24 @@ def fix_values(paystack: TxView) -> dict[str, Any]:
     return values
 
 
-def payment_change(guard: ChangeGuard, conn: Connection, reference: str, paystack: TxView) -> RowChange | None:
-    """Lock the payment row and describe its fix; None when it is no longer pending.
+def lock_payment(guard: ChangeGuard, conn: Connection, reference: str) -> dict[str, Any]:
+    """The payment row, locked. The reference must name exactly one row (a billing database without
+    the unique constraint may hold two): any other count is refused, never one of them changed."""
+    from proaudit_ops.db.schema import payment_transactions as pt
 
-    The reference must name exactly one row (a billing database without the unique constraint may
-    hold two): any other count is refused, never one of them changed.
-    """
+    (row,) = guard.lock_rows(conn, pt, pt.c.reference == reference, expect=1)
+    return row
+
+
+def payment_change(
+    guard: ChangeGuard, conn: Connection, reference: str, paystack: TxView, row: dict[str, Any] | None = None
+) -> RowChange | None:
+    """Lock the payment row (unless given, locked) and describe its fix; None when it is no longer pending."""
     from proaudit_ops.db.schema import payment_transactions as pt
     from proaudit_ops.protocols.plan import RowChange
 
-    (row,) = guard.lock_rows(conn, pt, pt.c.reference == reference, expect=1)
+    if row is None:
+        row = lock_payment(guard, conn, reference)
     if row["status"] != "pending":
         return None
     new_values = {k: v for k, v in fix_values(paystack).items() if row.get(k) != v}
@@ -99,15 +119,43 @@ def fix_payment(
     *,
     show_sql: bool = False,
 ) -> FixResult:
+    from proaudit_ops.core.payments.entitled import check_now
+
     verify = verify_payment(runtime, reference)
     if not verify.fixable:
         return FixResult(verify=verify, outcome="not_fixable", guard=None)
     guard = runtime.guard()
+    notes: list[str] = []
 
     def build(conn: Connection) -> Plan:
-        change = payment_change(guard, conn, reference, verify.paystack)
-        return build_plan(verify.explanation, reference, [change] if change else [])
+        notes.clear()  # the guard may plan more than once
+        changes = fix_changes(guard, conn, reference, verify, notes)
+        return build_plan(verify.explanation, reference, changes)
 
     result = guard.execute(build, options, confirm)
     sql = guard.plan_sql(result.plan) if show_sql and result.plan else None
-    return FixResult(verify=verify, outcome=result.outcome, guard=result, sql=sql)
+    after = None
+    if result.outcome in ("applied", "nothing"):
+        after = check_now(runtime.engine(), reference, verify.paystack._metadata, utcnow())
+    return FixResult(verify=verify, outcome=result.outcome, guard=result, sql=sql, entitlement=after, notes=list(notes))
+
+
+def fix_changes(
+    guard: ChangeGuard, conn: Connection, reference: str, verify: VerifyResult, notes: list[str]
+) -> list[RowChange]:
+    """The payment row's change (stuck, not paid) and the subscription's (whenever it ends up a paid
+    success the row does not cover), from the rows as locked now, not as verify read them."""
+    from proaudit_ops.core.payments.entitled import purchase_after_fix, subscription_changes
+
+    row = lock_payment(guard, conn, reference)
+    changes: list[RowChange] = []
+    fixed: dict[str, Any] = {}
+    if verify.diagnosis in (Diagnosis.STUCK, Diagnosis.NOT_PAID):
+        change = payment_change(guard, conn, reference, verify.paystack, row)
+        if change is not None:
+            changes.append(change)
+            fixed = fix_values(verify.paystack)
+    purchase = purchase_after_fix(conn, row, fixed, verify.paystack._metadata, notes)
+    if purchase is not None:
+        changes += subscription_changes(guard, conn, [purchase], utcnow(), notes)
+    return changes

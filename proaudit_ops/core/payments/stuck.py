@@ -1,4 +1,9 @@
-"""`payments stuck`: pending payments, optionally verified at Paystack and fixed in one plan."""
+"""`payments stuck`: pending payments, optionally verified at Paystack and fixed in one plan.
+
+The plan also entitles each organization whose payment it marks success (one tenant_skus change
+per organization, core/payments/entitled.py), from the metadata of the verify answers already
+fetched: no extra Paystack call per payment.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from proaudit_ops.core.payments.diagnosis import FIXABLE, HEALTHY, Diagnosis, diagnose
-from proaudit_ops.core.payments.fix import build_plan, payment_change
+from proaudit_ops.core.payments.fix import build_plan, fix_values, lock_payment, payment_change
 from proaudit_ops.core.payments.views import TxView, fetch_at_paystack, paystack_view
 from proaudit_ops.errors import ExitCode, PaystackError
 from proaudit_ops.money import Money
@@ -19,7 +24,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from proaudit_ops.protocols.guard import ApplyOptions, GuardResult
-    from proaudit_ops.protocols.plan import Plan
+    from proaudit_ops.protocols.plan import Plan, RowChange
     from proaudit_ops.runtime import Runtime
 
 Progress = Callable[[int, int], None]
@@ -48,6 +53,8 @@ class StuckResult:
     fixed: list[str] = field(default_factory=list)
     guard: GuardResult | None = None
     sql: list[str] | None = None
+    entitled: list[str] = field(default_factory=list)  # organizations whose subscription the fix extended
+    notes: list[str] = field(default_factory=list)  # what the plan left out, and why
 
     @property
     def fixable(self) -> list[StuckItem]:
@@ -192,20 +199,43 @@ def fix_stuck(
     fixable = scanned.fixable
     if not fixable:
         return replace(scanned, fix_outcome="nothing")
+    from proaudit_ops.core.payments.entitled import purchase_after_fix, subscription_changes
+    from proaudit_ops.db.schema import payment_transactions, tenant_skus
+
     guard = runtime.guard()
+    notes: list[str] = []
 
     def build(conn: Connection) -> Plan:
-        changes = []
+        notes.clear()
+        changes: list[RowChange] = []
+        purchases = []
         for item in fixable:
             assert item._paystack is not None
-            change = payment_change(guard, conn, item.reference, item._paystack)
+            row = lock_payment(guard, conn, item.reference)
+            change = payment_change(guard, conn, item.reference, item._paystack, row)
             if change is not None:
                 changes.append(change)
-        return build_plan(
-            settled_summary([i for i in fixable if i.reference in {c.label for c in changes}]), "bulk", changes
-        )
+                purchase = purchase_after_fix(conn, row, fix_values(item._paystack), item._paystack._metadata, notes)
+                if purchase is not None:
+                    purchases.append(purchase)
+        fixed_refs = {c.label for c in changes}
+        subscriptions = subscription_changes(guard, conn, purchases, utcnow(), notes)
+        reason = settled_summary([i for i in fixable if i.reference in fixed_refs])
+        if subscriptions:
+            reason += f"; {len(subscriptions)} subscription(s) extended to the period paid for"
+        return build_plan(reason, "bulk", changes + subscriptions)
 
     result = guard.execute(build, options, confirm)
-    fixed = [c.label for c in result.plan.changes] if result.plan and result.outcome == "applied" else []
+    applied = result.plan.changes if result.plan and result.outcome == "applied" else ()
+    fixed = [c.label for c in applied if c.table == payment_transactions.name]
+    entitled = [str(c.guards["organization_id"]) for c in applied if c.table == tenant_skus.name]
     sql = guard.plan_sql(result.plan) if show_sql and result.plan else None
-    return replace(scanned, fix_outcome=result.outcome, fixed=fixed, guard=result, sql=sql)
+    return replace(
+        scanned,
+        fix_outcome=result.outcome,
+        fixed=fixed,
+        guard=result,
+        sql=sql,
+        entitled=entitled,
+        notes=list(notes),
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,9 @@ class TxView:
     channel: str | None = None
     paystack_id: int | None = None
     requested_amount: Money | None = None
+    # Paystack's `metadata` as the verify answer carried it (what the payment bought: core/entitlement.py).
+    # Kept out of JSON output: merchants put other things there too.
+    _metadata: object = field(default=None, repr=False, compare=False)
 
 
 def database_view(row: dict[str, Any] | None) -> TxView:
@@ -59,6 +62,7 @@ def paystack_view(tx: Transaction | None) -> TxView:
         channel=tx.channel,
         paystack_id=tx.id,
         requested_amount=Money(requested, tx.currency) if requested is not None else None,
+        _metadata=tx.metadata,
     )
 
 

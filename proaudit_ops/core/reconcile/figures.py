@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from proaudit_ops import metric_names as names
+
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
@@ -24,13 +26,13 @@ def registry_for(result: ReconcileResult) -> CollectorRegistry:
 
     registry = new_registry()
     count = Gauge(
-        "proaudit_reconcile_drift_count",
+        names.RECONCILE_DRIFT_COUNT,
         "References in each reconcile category still drifting after the run",
         ["category"],
         registry=registry,
     )
     amount = Gauge(
-        "proaudit_reconcile_drift_amount_subunits",
+        names.RECONCILE_DRIFT_AMOUNT,
         "Money at stake in each category (subunits, e.g. kobo), per currency",
         ["category", "currency"],
         registry=registry,
@@ -44,12 +46,10 @@ def registry_for(result: ReconcileResult) -> CollectorRegistry:
                 left[currency] = left.get(currency, 0) - stake
         for currency, value in (left or {"NGN": 0}).items():
             amount.labels(category.name, currency).set(max(0, value))
-    Gauge("proaudit_reconcile_rows", "Paystack rows staged (transactions and refunds)", registry=registry).set(
-        result.rows
-    )
-    Gauge("proaudit_reconcile_duration_seconds", "How long the run took", registry=registry).set(result.duration_s)
+    Gauge(names.RECONCILE_ROWS, "Paystack rows staged (transactions and refunds)", registry=registry).set(result.rows)
+    Gauge(names.RECONCILE_DURATION, "How long the run took", registry=registry).set(result.duration_s)
     last = Gauge(
-        "proaudit_reconcile_last_success_timestamp_seconds",
+        names.RECONCILE_LAST_SUCCESS,
         "When reconcile last completed (whatever it found), Unix time",
         registry=registry,
     )

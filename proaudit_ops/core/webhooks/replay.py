@@ -1,4 +1,11 @@
-"""`webhooks replay REF`: rebuild the missed charge.success from Paystack's data and deliver it."""
+"""`webhooks replay REF`: rebuild the missed charge.success from Paystack's data and deliver it.
+
+The result says what the app answered (applied, already applied, rejected: delivery.py) and,
+after a delivered replay, whether the customer is now entitled to what the payment bought
+(the subscription read back from the database, with the metadata of Paystack's answer already
+fetched). An app that answers "already applied" changes nothing: a payment fixed by an older
+proaudit, or by hand, stays not entitled until `payments verify REF --fix` (exit 1 says so).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +13,12 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from proaudit_ops.core.payments.entitled import ENTITLED, EntitlementCheck
 from proaudit_ops.core.references import validate_reference
 from proaudit_ops.core.webhooks.body import canonical_bytes
 from proaudit_ops.core.webhooks.delivery import (
     AUDIT_OUTCOME,
+    REJECTED,
     STILL_FAILING,
     UNKNOWN,
     Delivery,
@@ -46,13 +55,32 @@ class ReplayResult:
     url: str
     event: dict[str, Any]
     signature: str
-    outcome: str  # delivered | planned | aborted
+    outcome: str  # delivered | rejected | planned | aborted
     delivery: Delivery | None
     audit_seq: int | None
+    answer: str | None = None  # what the app said it did: applied | already_applied | rejected | None
+    entitlement: EntitlementCheck | None = None  # after a delivered replay: is the customer covered?
 
     @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.REFUSED if self.outcome == "aborted" else ExitCode.OK
+        if self.outcome == "aborted":
+            return ExitCode.REFUSED
+        if self.outcome == "rejected":  # the app is up and will not apply it: a human must look
+            return ExitCode.FINDING
+        if self.still_pending:
+            return ExitCode.FINDING  # accepted, and yet not applied
+        if self.entitlement is not None and self.entitlement.status not in (ENTITLED, "not_applicable"):
+            return ExitCode.FINDING  # delivered, and the customer is still not entitled
+        return ExitCode.OK
+
+    @property
+    def still_pending(self) -> bool:
+        """Delivered, yet the payment row is still pending: the app did not apply it, whatever it answered."""
+        return (
+            self.outcome == "delivered"
+            and self.entitlement is not None
+            and (self.entitlement.payment_status == "pending")
+        )
 
 
 def deliver_transaction(
@@ -89,6 +117,8 @@ def _record(runtime: Runtime, reference: str, delivery: Delivery, judged: str, i
             "latency_ms": delivery.latency_ms,
             "error": delivery.error,
             "inbox_status": inbox,
+            "answer": delivery.answer,
+            "detail": delivery.detail,
         },
     )
 
@@ -162,6 +192,8 @@ def replay(
             "show it processed: it may or may not be applied (recorded as unknown)",
             hint=f"check with: proaudit payments verify {reference}; rerun replay if needed (the app deduplicates)",
         )
+    if judged == STILL_FAILING and delivery.answer == REJECTED:
+        return ReplayResult(reference, target, event, signature, "rejected", delivery, seq, REJECTED)
     if judged == STILL_FAILING:
         why = delivery.describe() if not delivery.ok else f"{delivery.describe()}, but its inbox says failed"
         raise EndpointUnavailable(
@@ -169,4 +201,13 @@ def replay(
             hint="check the app (proaudit webhooks test); the attempt is in the audit log; "
             "rerun replay when it is healthy",
         )
-    return ReplayResult(reference, target, event, signature, "delivered", delivery, seq)
+    from proaudit_ops.core.payments.entitled import check_now
+    from proaudit_ops.timeutil import utcnow
+
+    try:
+        entitled = check_now(runtime.engine(), reference, tx.metadata, utcnow())
+    except ProauditError as exc:  # delivered all the same: say what could not be confirmed
+        from proaudit_ops.core.payments.entitled import not_checked
+
+        entitled = not_checked(f"could not read the subscription back: {exc.message}")
+    return ReplayResult(reference, target, event, signature, "delivered", delivery, seq, delivery.answer, entitled)
