@@ -23,13 +23,13 @@ from proaudit_ops.audit.canonical import GENESIS_HASH, canonical_text_or_none, p
 from proaudit_ops.audit.checkpoint import CheckpointStore, database_label, defer_on_commit
 from proaudit_ops.audit.records import AuditContext, AuditEntry, AuditRecord, fit, record_hash
 from proaudit_ops.audit.verify import verify_file
-from proaudit_ops.db.engine import LOCK_NOT_AVAILABLE, is_postgres, write_tx
+from proaudit_ops.db.engine import LOCK_NOT_AVAILABLE, advisory_key, is_postgres, write_tx
 from proaudit_ops.db.schema import ops_audit_log as T
 from proaudit_ops.errors import ProauditError, Refused
 from proaudit_ops.timeutil import utcnow
 
-# pg_advisory_xact_lock key of the audit chain: the bytes b"proaudit" as a bigint.
-AUDIT_LOCK_KEY = 0x70726F6175646974
+# pg_advisory_xact_lock name of the audit chain (a key per schema: db.engine.advisory_key).
+AUDIT_LOCK_NAME = "proaudit:audit-log"
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ def _serialise(conn: Connection) -> None:
     if not is_postgres(conn):
         return
     try:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(conn, AUDIT_LOCK_NAME)})
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
             raise Refused(

@@ -52,12 +52,10 @@ def reconcile_command(
 
     Exit 0 clean, 1 drift, 3 a dependency down (4 refused with --fix).
 
+    \b
     Examples:
-
       proaudit reconcile --since 24h
-
       proaudit reconcile --date 2026-11-30 --json --metrics /var/lib/node_exporter/reconcile.prom
-
       proaudit reconcile --since 30d --fix --yes
     """
     if not fix:

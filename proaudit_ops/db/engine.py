@@ -10,6 +10,7 @@ Every database error leaves this module as a ProauditError with the DSN's passwo
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,6 +109,17 @@ def _raw_sqlite(conn: Connection, sql: str) -> None:
 def _sqlite_begin(conn: Connection) -> None:
     # Writers take SQLite's write lock at BEGIN so a plan's reads and its UPDATE see one state.
     conn.exec_driver_sql(conn.info.pop("sqlite_begin", "BEGIN"))
+
+
+def advisory_key(conn: Connection, name: str) -> int:
+    """A bigint key for a PostgreSQL advisory lock on `name`, scoped to this connection's schema.
+
+    Advisory locks belong to the whole database, not to a schema: two billing schemas on one server
+    (or the tests' parallel schemas) must neither wait for nor refuse on each other's locks.
+    """
+    schema = conn.execute(text("SELECT current_schema()")).scalar()
+    digest = hashlib.sha256(f"{schema}\x00{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def is_postgres(engine_or_conn: Engine | Connection) -> bool:

@@ -24,7 +24,6 @@ Kinds register by name in KINDS (a dotted path, imported when a plan or an inten
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import json
 import os
@@ -167,8 +166,10 @@ def claim(engine: Engine, op_key: str, command: str, flag: _Busy | None = None) 
         hint=f"wait for it to finish, then look: proaudit {command} list",
     )
     if engine.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(op_key.encode()).digest()[:8], "big", signed=True)
+        from proaudit_ops.db.engine import advisory_key
+
         with engine.connect() as conn:
+            key = advisory_key(conn, f"proaudit:intent:{op_key}")
             got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
             conn.commit()
             if not got:

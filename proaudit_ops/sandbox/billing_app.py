@@ -240,7 +240,9 @@ class BillingApp:
     @staticmethod
     def _lock_key(conn: Connection, key: str) -> None:
         if conn.dialect.name == "postgresql":  # SQLite: BEGIN IMMEDIATE already serialises
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+            from proaudit_ops.db.engine import advisory_key
+
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(conn, f"app:{key}")})
 
     def _process(self, conn: Connection, event_type: str, data: object, now: datetime) -> Outcome:
         if event_type != "charge.success":

@@ -116,7 +116,7 @@ sim_faults = Table(
 FIRST_TRANSACTION_ID = 4_099_260_516
 FIRST_REFUND_ID = 3_018_284
 INTEGRATION_ID = 412_829
-SIM_WRITE_LOCK = 0x5EED_5117  # advisory lock key for simulator writes on PostgreSQL
+SIM_WRITE_LOCK = "proaudit:simulator-writes"  # advisory lock name for simulator writes on PostgreSQL
 
 
 def create_sim_schema(bind: Engine | Connection) -> None:
@@ -136,7 +136,9 @@ def write_conn(engine: Engine) -> Iterator[Connection]:
             conn.info["sqlite_begin"] = "BEGIN IMMEDIATE"
         with conn.begin():
             if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SIM_WRITE_LOCK})
+                from proaudit_ops.db.engine import advisory_key
+
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": advisory_key(conn, SIM_WRITE_LOCK)})
             yield conn
 
 

@@ -23,9 +23,13 @@ def test_gaps_finds_missed_payments_replay_fixes_them_second_run_finds_none(proa
     assert "PSK-OK-0001" not in gaps
     assert "PSK-ORPHAN-0001" in found.json()["data"]["not_in_database"]
     replayed = proaudit("--json", "webhooks", "gaps", "--since", "30d", "--replay", "--yes")
-    assert replayed.exit_code == 0, replayed.stderr
+    # PSK-NOTENT-0001 is paid and processed but its subscription is still a trial: a replay cannot
+    # fix it (the app answers "already applied"), so gaps stays a finding until the guarded fix.
+    assert replayed.exit_code == 1, replayed.stderr
+    assert [n["reference"] for n in replayed.json()["data"]["not_entitled"]] == ["PSK-NOTENT-0001"]
     assert {r["reference"] for r in replayed.json()["data"]["replays"]} == gaps
     assert all(r["delivery"]["status_code"] == 200 for r in replayed.json()["data"]["replays"])
+    assert proaudit("payments", "verify", "PSK-NOTENT-0001", "--fix", "--yes").exit_code == 0
     again = proaudit("--json", "webhooks", "gaps", "--since", "30d")
     assert again.exit_code == 0
     assert again.json()["data"]["gaps"] == []
