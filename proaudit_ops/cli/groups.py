@@ -58,6 +58,7 @@ GROUPS: dict[str, Group] = {
     "logs": Group(
         "proaudit_ops.cli.logs", "app", "Search the app log, its rotations and the journal (runbook grep steps)."
     ),
+    "drill": Group("proaudit_ops.cli.drill", "app", "Practise incidents on the sandbox: list, run, score."),
     "completion": Group(
         "proaudit_ops.cli.completion", "app", "Print the completion script for SHELL: bash, zsh or fish."
     ),

@@ -125,10 +125,24 @@ def run(
                     "proaudit: sandbox mode (simulated Paystack, demo data in "
                     f"{settings.sandbox_db_path()}; no real money)"
                 )
-            result = call(runtime)
-            return result, int(exit_code(result))
+            try:
+                result = call(runtime)
+            except ProauditError as exc:
+                _drill_step(runtime, ctx, exc.exit_code)
+                raise
+            code = int(exit_code(result))
+            _drill_step(runtime, ctx, code)
+            return result, code
 
     run_plain(ctx, body, render)
+
+
+def _drill_step(runtime: Runtime, ctx: typer.Context, code: int) -> None:
+    """During a sandbox drill, each command's name, options and exit code go to the audit log (drill score)."""
+    if runtime.is_sandbox:
+        from proaudit_ops.core.drills.session import note_step
+
+        note_step(runtime, command_name(ctx), dict(ctx.params), code)
 
 
 def run_plain(ctx: typer.Context, body: Callable[[], tuple[R, int]], render: Callable[[R], None]) -> None:

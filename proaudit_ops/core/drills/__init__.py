@@ -1,0 +1,1 @@
+"""Drills: scripted incidents on a fresh sandbox, scored from the audit log (`proaudit drill ...`)."""
