@@ -19,7 +19,7 @@ from proaudit_ops.sandbox.state import create_sim_schema
 from proaudit_ops.sandbox.transport import simulator_transport
 from proaudit_ops.timeutil import utcnow
 
-LIVE_KEY = "sk_live_FAKE0123456789abcdef"
+LIVE_KEY = "sk_live_FAKEcanary01"
 TEST_KEY = "sk_test_FAKE0123456789abcdef"
 OFFSET_META = {"total": 1, "skipped": 0, "perPage": 100, "page": 1, "pageCount": 1}
 REFUND_META = {"total": 1, "skipped": 0, "perPage": "100", "page": 1, "pageCount": 1, "failedRefundCount": 0}
