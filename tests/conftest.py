@@ -7,9 +7,11 @@ Every test gets an isolated environment: no config, no secrets, and a private sa
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -138,3 +140,34 @@ def redis_url() -> Iterator[str]:
     yield url
     client.flushdb()
     client.close()
+
+
+@dataclass
+class Ran:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.stdout)  # type: ignore[no-any-return]
+
+
+Invoke = Callable[..., Ran]
+
+
+@pytest.fixture
+def proaudit() -> Invoke:
+    """proaudit(*args, env=...) -> Ran, in-process (typer's CliRunner), against the test's isolated home.
+
+    Directories with special needs (tests/cli: input=; PostgreSQL variants) build on or override it.
+    """
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Ran:
+        from typer.testing import CliRunner
+
+        from proaudit_ops.cli.app import app
+
+        result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+        return Ran(result.exit_code, result.stdout, result.stderr)
+
+    return run

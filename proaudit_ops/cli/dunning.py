@@ -179,18 +179,6 @@ def retry_all(
 # -- rendering --------------------------------------------------------------------------------
 
 
-def _money(amount: int | None, currency: str) -> str:
-    from proaudit_ops.money import describe_amount
-
-    return describe_amount(int(amount), currency) if amount is not None else "—"
-
-
-def _when(value: object) -> str:
-    from proaudit_ops.cli import render
-
-    return render.when(value) if value is not None else "—"  # type: ignore[arg-type]
-
-
 def _render_status(result: object) -> None:
     from proaudit_ops.cli import render
     from proaudit_ops.cli.render import ESSENTIAL, OPTIONAL, Col
@@ -202,13 +190,13 @@ def _render_status(result: object) -> None:
     sku = s.sku
     sub = (
         f"{sku['tier']} {sku['billing_cycle']}, active={sku['is_active']}, "
-        f"period ends {_when(sku.get('current_period_end'))}"
+        f"period ends {render.when(sku.get('current_period_end'))}"
         if sku
         else "none"
     )
     out.print(f"{s.org['name']}: subscription {sub}", markup=False)
     currency = str(s.records[0]["currency"]) if s.records else "NGN"
-    out.print(f"  money at stake: {_money(s.at_stake, currency)}", markup=False)
+    out.print(f"  money at stake: {render.amount(s.at_stake, currency)}", markup=False)
     if not s.records:
         out.print("  no dunning records", markup=False)
         return
@@ -229,11 +217,11 @@ def _render_status(result: object) -> None:
         table.add_row(
             str(r["status"]),
             f"{r['attempt_count']}/{r['max_attempts']}",
-            _money(int(r["amount_kobo"]), str(r["currency"])),
+            render.amount(int(r["amount_kobo"]), str(r["currency"])),
             str(pay["reference"]) if pay else "—",
-            _when(r.get("next_retry_at")),
+            render.when(r.get("next_retry_at")),
             str(r.get("last_failure_reason") or "—"),
-            _when(r.get("last_attempt_at")),
+            render.when(r.get("last_attempt_at")),
         )
     out.print(table)
     for i in s.intents:
@@ -267,8 +255,8 @@ def _render_failures(result: object) -> None:
             str(f.attempt or "—"),
             f.status,
             f.gateway_response,
-            _money(f.amount, f.currency),
-            _when(f.when),
+            render.amount(f.amount, f.currency),
+            render.when(f.when),
         )
     out.print(table)
 
@@ -299,8 +287,8 @@ def _render_list(result: object) -> None:
             str(r["organization"]),
             str(r["status"]),
             f"{r['attempt_count']}/{r['max_attempts']}",
-            _money(int(r["amount_kobo"]), str(r["currency"])),
-            _when(r.get("next_retry_at")),
+            render.amount(int(r["amount_kobo"]), str(r["currency"])),
+            render.when(r.get("next_retry_at")),
             str(r.get("last_failure_reason") or "—"),
         )
     out.print(table)
@@ -321,9 +309,11 @@ def _render_preview(result: object) -> None:
         title=f"dunning schedule, next {result.days} days (nothing changed)",
     )
     for p in result.items:
-        table.add_row(_when(p.at), p.organization, f"{p.action} (attempt {p.attempt})", _money(p.amount, p.currency))
+        table.add_row(
+            render.when(p.at), p.organization, f"{p.action} (attempt {p.attempt})", render.amount(p.amount, p.currency)
+        )
     out.print(table)
-    stake = ", ".join(_money(v, k) for k, v in sorted(result.at_stake.items())) or "nothing"
+    stake = ", ".join(render.amount(v, k) for k, v in sorted(result.at_stake.items())) or "nothing"
     out.print(f"money at stake in retries: {stake}", markup=False)
 
 

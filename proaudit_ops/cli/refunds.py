@@ -135,12 +135,6 @@ def list_(
 # -- rendering --------------------------------------------------------------------------------
 
 
-def _money(amount: int | None, currency: str) -> str:
-    from proaudit_ops.money import describe_amount
-
-    return describe_amount(int(amount), currency) if amount is not None else "—"
-
-
 def _render_check(result: object) -> None:
     from proaudit_ops.cli import render
     from proaudit_ops.core.refunds.eligibility import Eligibility
@@ -149,13 +143,13 @@ def _render_check(result: object) -> None:
     out = render.console()
     verdict = "eligible" if result.eligible else "not eligible"
     out.print(f"{result.reference}: {verdict} for a refund", markup=False)
-    out.print(f"  paid: {_money(int(result.payment['amount_kobo']), result.currency)}", markup=False)
+    out.print(f"  paid: {render.amount(int(result.payment['amount_kobo']), result.currency)}", markup=False)
     out.print(
-        f"  refunded here: {_money(result.refunded_here, result.currency)}; "
-        f"at Paystack: {_money(result.refunded_at_paystack, result.currency)}",
+        f"  refunded here: {render.amount(result.refunded_here, result.currency)}; "
+        f"at Paystack: {render.amount(result.refunded_at_paystack, result.currency)}",
         markup=False,
     )
-    refundable = _money(result.refundable, result.currency) if result.eligible else "nothing (not eligible)"
+    refundable = render.amount(result.refundable, result.currency) if result.eligible else "nothing (not eligible)"
     out.print(f"  refundable: {refundable}", markup=False)
     out.print(f"  subscription: {result.subscription_state or 'none'}", markup=False)
     for note in result.notes:
@@ -177,7 +171,7 @@ def _render_issue(result: object) -> None:
     intent = result.intent
     if intent is not None:
         out.print(
-            f"{result.reference}: refund {_money(result.amount, result.currency)} · intent {intent.op_key} "
+            f"{result.reference}: refund {render.amount(result.amount, result.currency)} · intent {intent.op_key} "
             f"{intent.state} · Paystack refund {intent.external_id or '—'}",
             markup=False,
         )
@@ -210,8 +204,8 @@ def _render_status(result: object) -> None:
     p = result.payment
     currency = str(p["currency"])
     out.print(
-        f"{p['reference']}: {p['status']} here, refunded {_money(p.get('refund_amount_kobo') or 0, currency)} "
-        f"of {_money(int(p['amount_kobo']), currency)} (refund_reference {p.get('refund_reference') or '—'})",
+        f"{p['reference']}: {p['status']} here, refunded {render.amount(p.get('refund_amount_kobo') or 0, currency)} "
+        f"of {render.amount(int(p['amount_kobo']), currency)} (refund_reference {p.get('refund_reference') or '—'})",
         markup=False,
     )
     table = render.Grid(
@@ -227,7 +221,7 @@ def _render_status(result: object) -> None:
     for refund in result.paystack:
         table.add_row(
             str(refund.id),
-            _money(int(refund.amount), currency),
+            render.amount(int(refund.amount), currency),
             str(refund.status),
             result.ours(str(refund.id)),
             render.when(refund.created_at) if refund.created_at else "—",
@@ -265,7 +259,7 @@ def _render_list(result: object) -> None:
         i = item.intent
         table.add_row(
             item.reference or i.target,
-            _money(int(i.params["amount"]), str(i.params["currency"])),
+            render.amount(int(i.params["amount"]), str(i.params["currency"])),
             i.state,
             i.external_id or "—",
             render.when(i.created_at),

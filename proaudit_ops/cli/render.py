@@ -67,6 +67,13 @@ def money(value: Money | None) -> str:
     return "—" if value is None else f"{value.format()} ({value.subunits})"
 
 
+def amount(subunits: int | None, currency: str) -> str:
+    """Subunits in both forms (`15000000 kobo = ₦150,000.00`), or — when there is none."""
+    from proaudit_ops.money import describe_amount
+
+    return "—" if subunits is None else describe_amount(int(subunits), currency)
+
+
 def when(value: datetime | None) -> str:
     return "—" if value is None else (iso(value) or "—")
 

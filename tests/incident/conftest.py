@@ -2,41 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
-
-@dataclass
-class Ran:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.stdout)  # type: ignore[no-any-return]
-
-
-Invoke = Callable[..., Ran]
 
 
 @pytest.fixture
-def proaudit() -> Invoke:
-    def run(*args: str, env: dict[str, str] | None = None) -> Ran:
-        from proaudit_ops.cli.app import app
-
-        result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
-        return Ran(result.exit_code, result.stdout, result.stderr)
-
-    return run
-
-
-@pytest.fixture
-def pg_proaudit(pg_engine: Any, pg_url: str, isolated_env: Any, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+def pg_proaudit(proaudit: Any, pg_engine: Any, pg_url: str, isolated_env: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """proaudit against seeded billing data in PostgreSQL, Paystack = the sandbox simulator."""
     from proaudit_ops.sandbox.home import ensure_sandbox
     from proaudit_ops.sandbox.seed import seed_billing
@@ -47,10 +19,4 @@ def pg_proaudit(pg_engine: Any, pg_url: str, isolated_env: Any, monkeypatch: pyt
     monkeypatch.setenv("DATABASE_URL", pg_url)
     monkeypatch.setenv("PROAUDIT_PAYSTACK_SIMULATOR", "true")
 
-    def run(*args: str, env: dict[str, str] | None = None) -> Ran:
-        from proaudit_ops.cli.app import app
-
-        result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
-        return Ran(result.exit_code, result.stdout, result.stderr)
-
-    return run
+    return proaudit  # the root runner: it inherits the environment set above

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import run_process
 from pg_cluster import Cluster, destroy, make_cluster, wait_for
+from recovery_helpers import run_process
 from sqlalchemy import create_engine, text
 
 

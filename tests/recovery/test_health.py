@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Invoke
+from recovery_helpers import Invoke
 
 
 def checks(ran: Any) -> dict[str, dict[str, Any]]:

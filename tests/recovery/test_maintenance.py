@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Invoke, run_process
+from recovery_helpers import Invoke, run_process
 
 MESSAGE = "Billing system maintenance in progress"
 KEYS = ("maintenance_mode", "maintenance_message", "proaudit:maintenance:previous")
