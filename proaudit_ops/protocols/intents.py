@@ -16,6 +16,10 @@ DESIGN.md "External side effects exactly once", Brandur Leach's atomic phases:
    what happened, never refuse as stale), the intent `done` with the effect's id, the `applied`
    audit record with external_ids, all in one transaction.
 
+A kind may also define `keep(conn, intent, effect)`: called in its own transaction as soon as the
+answer arrives, before `<kind>:after_post`, to save what only that answer carries (a checkout
+URL Paystack never hands out again) on the intent row.
+
 Crash points `<kind>:after_intent`, `<kind>:before_post`, `<kind>:after_post`, `<kind>:after_record`.
 Kinds register by name in KINDS (a dotted path, imported when a plan or an intent names it), so
 `proaudit apply PLAN` and `resume` need no import of the domain code they run.
@@ -51,6 +55,7 @@ OPEN_STATES = ("started", "unknown")
 KINDS: dict[str, str] = {
     "refund": "proaudit_ops.core.refunds.kind:REFUND",
     "charge": "proaudit_ops.core.dunning.kind:CHARGE",
+    "link": "proaudit_ops.core.dunning.link_kind:LINK",
 }
 
 
@@ -360,6 +365,10 @@ def _drive(guard: ChangeGuard, kind: IntentKind, intent: Intent, plan: Plan | No
                 raise Refused(f"Paystack refused the {kind.name}: {exc.message}", hint=exc.hint) from None
             raise
         posted = True
+        keep = getattr(kind, "keep", None)
+        if keep is not None:
+            with guard.tx() as conn:
+                keep(conn, intent, effect)
         crash_point(f"{kind.name}:after_post")
     result = _finish(guard, kind, intent, effect, plan, posted)
     crash_point(f"{kind.name}:after_record")
@@ -422,6 +431,15 @@ def _claimed(engine: Engine, intent: Intent) -> set[str]:
             for i in intents_for(conn, intent.target, intent.kind)
             if i.external_id is not None and i.op_key != intent.op_key
         }
+
+
+def remember(conn: Connection, op_key: str, data: dict[str, Any]) -> None:
+    """Merge `data` into the intent's params (what a kind's `keep` saves from Paystack's answer)."""
+    row = conn.execute(select(T.c.params).where(T.c.op_key == op_key)).first()
+    if row is None:
+        return
+    params = {**json.loads(row[0]), **plain_json(data)}
+    _set(conn, op_key, params=json.dumps(params, sort_keys=True), updated_at=utcnow())
 
 
 def _set(conn: Connection, op_key: str, **values: Any) -> None:
