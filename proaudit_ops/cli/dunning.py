@@ -135,7 +135,9 @@ def link(
     org: Org,
     email: Annotated[
         str | None,
-        typer.Option("--email", callback=_email, help="Send the link to this address (default: the billing email)."),
+        typer.Option(
+            "--email", callback=_email, help="The customer email for the checkout (default: the billing email)."
+        ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Create the link even while maintenance mode is on.")] = False,
     dry_run: DryRun = False,
@@ -404,7 +406,12 @@ def _render_link(result: object) -> None:
         if result.outcome == "planned":
             out.print(f"{result.organization}: link {result.reference} for {money} not created (dry run)", markup=False)
         return
-    state = {"created": "new payment link", "open": "open payment link", "paid": "PAID payment link"}
+    state = {
+        "created": "new payment link",
+        "open": "open payment link",
+        "resumed": "new payment link (the cut-off run's)",
+        "paid": "PAID payment link",
+    }
     out.print(
         f"{result.organization}: {state.get(result.outcome, result.outcome)} {result.reference} · {money} · "
         f"for {result.email}",

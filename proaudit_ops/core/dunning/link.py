@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +59,7 @@ class LinkResult:
     organization: str
     reference: str
     op_key: str
-    outcome: str  # created | open (the same link, nothing sent) | paid | planned | aborted
+    outcome: str  # created | open (the same link, nothing sent) | resumed (a cut-off run's) | paid | planned | aborted
     amount: Money
     email: str
     authorization_url: str | None = None
@@ -135,7 +135,13 @@ def link_org(
     done_links = [i for i in links if i.state == "done"]
     latest = done_links[-1] if done_links else None
     if latest is not None and latest.params.get("authorization_url"):
-        return _existing(runtime, name, latest, amount, email, notes)
+        found = _existing(runtime, name, latest, amount, email, notes, resumed=bool(open_))
+        if found.outcome != "paid":
+            return found
+        closed = guard.execute(
+            lambda conn: close_plan(guard, conn, record, latest, now), options, confirm, action=ACTION
+        )
+        return replace(found, guard=closed, outcome="aborted" if closed.outcome == "aborted" else "paid")
     if latest is not None:
         notes.append(
             f"the link {latest.params['reference']} exists at Paystack but its URL never arrived "
@@ -195,7 +201,7 @@ def link_params(state: OrgDunning, record: dict[str, Any], reference: str, email
 
 
 def _existing(
-    runtime: Runtime, name: str, intent: Intent, amount: Money, email: str | None, notes: list[str]
+    runtime: Runtime, name: str, intent: Intent, amount: Money, email: str | None, notes: list[str], *, resumed: bool
 ) -> LinkResult:
     """The link already made for this record: the same one while unpaid (a GET, never a POST)."""
     from proaudit_ops.errors import PaystackNotFound
@@ -208,14 +214,37 @@ def _existing(
         tx = runtime.paystack().verify_transaction(reference)
         if tx.status == "success":
             outcome = "paid"
-            notes.append(f"the customer paid it at Paystack ({reference}): no new link")
+            notes.append(
+                f"the customer paid it at Paystack ({reference}): no new link; the dunning record is recovered "
+                f"(check the payment: proaudit payments verify {reference})"
+            )
     except PaystackNotFound:
         notes.append(f"Paystack does not know {reference} any more: check it with `proaudit payments verify`")
-    if outcome == "open":
+    if outcome == "open" and resumed:
+        outcome = "resumed"  # the cut-off run's link, found at Paystack: this is its first showing
+    elif outcome == "open":
         notes.append(f"the link made earlier for {sent_to} is still open: the same link, nothing sent to Paystack")
         if email is not None and email.lower() != sent_to.lower():
             notes.append(f"--email {email} ignored: one open link per period (it names {sent_to})")
     return LinkResult(name, reference, intent.op_key, outcome, amount, sent_to, url, None, intent, notes)
+
+
+def close_plan(guard: ChangeGuard, conn: Connection, seen: dict[str, Any], link: Intent, now: datetime) -> Plan:
+    """The link was paid: the dunning record is recovered (the payment row is the app's webhook's)."""
+    from proaudit_ops.core.dunning.kind import dunning_change
+    from proaudit_ops.core.dunning.link_kind import TOUCH
+    from proaudit_ops.db.schema import dunning_records as d
+    from proaudit_ops.protocols.plan import Plan
+
+    row = guard.lock_rows(conn, d, d.c.id == str(seen["id"]), expect=1)[0]
+    changes = () if row["status"] != "active" else (dunning_change(row, {"status": "recovered"}, TOUCH),)
+    return Plan(
+        action=ACTION,
+        reason=f"payment link {link.params['reference']} paid: dunning record {seen['id']} recovered",
+        changes=changes,
+        created_at=now,
+        target=str(link.params["reference"]),
+    )
 
 
 def build_plan(
