@@ -277,6 +277,10 @@ def _render_status(result: object) -> None:
         if i.params.get("authorization_url"):
             out.print("  its 2FA approval URL (for the customer):", markup=False)
             out.print(f"  {i.params['authorization_url']}", markup=False, soft_wrap=True, overflow="ignore", crop=False)
+    for i in s.links:
+        out.print(f"  payment link {i.params['reference']} for {i.params['email']}: intent {i.state}", markup=False)
+        if i.params.get("authorization_url"):
+            out.print(f"  {i.params['authorization_url']}", markup=False, soft_wrap=True, overflow="ignore", crop=False)
 
 
 def _render_failures(result: object) -> None:

@@ -16,9 +16,9 @@ DESIGN.md "External side effects exactly once", Brandur Leach's atomic phases:
    what happened, never refuse as stale), the intent `done` with the effect's id, the `applied`
    audit record with external_ids, all in one transaction.
 
-A kind may also define `keep(conn, intent, effect)`: called in its own transaction as soon as the
-answer arrives, before `<kind>:after_post`, to save what only that answer carries (a checkout
-URL Paystack never hands out again) on the intent row.
+A kind may also define `keep(intent, effect) -> dict`: what only Paystack's answer carries (a
+checkout URL Paystack never hands out again), merged into the intent's params in a transaction of
+its own as soon as the answer arrives, before `<kind>:after_post`.
 
 Crash points `<kind>:after_intent`, `<kind>:before_post`, `<kind>:after_post`, `<kind>:after_record`.
 Kinds register by name in KINDS (a dotted path, imported when a plan or an intent names it), so
@@ -366,9 +366,10 @@ def _drive(guard: ChangeGuard, kind: IntentKind, intent: Intent, plan: Plan | No
             raise
         posted = True
         keep = getattr(kind, "keep", None)
-        if keep is not None:
+        saved = keep(intent, effect) if keep is not None else None
+        if saved:
             with guard.tx() as conn:
-                keep(conn, intent, effect)
+                remember(conn, intent.op_key, saved)
         crash_point(f"{kind.name}:after_post")
     result = _finish(guard, kind, intent, effect, plan, posted)
     crash_point(f"{kind.name}:after_record")
@@ -435,6 +436,8 @@ def _claimed(engine: Engine, intent: Intent) -> set[str]:
 
 def remember(conn: Connection, op_key: str, data: dict[str, Any]) -> None:
     """Merge `data` into the intent's params (what a kind's `keep` saves from Paystack's answer)."""
+    if not data:
+        return
     row = conn.execute(select(T.c.params).where(T.c.op_key == op_key)).first()
     if row is None:
         return

@@ -80,12 +80,11 @@ class ChargeKind:
             return Effect(str(tx.id or tx.reference), "paused", int(tx.amount), {"authorization_url": url})
         return effect_of(tx)
 
-    def keep(self, conn: Connection, intent: Intent, effect: Effect) -> None:
+    def keep(self, intent: Intent, effect: Effect) -> dict[str, Any]:
         """A 2FA pause's authorization URL, saved as soon as it arrives (verify never shows it again)."""
-        from proaudit_ops.protocols.intents import remember
-
         if effect.status == "paused" and effect.data.get("authorization_url"):
-            remember(conn, intent.op_key, {"authorization_url": effect.data["authorization_url"]})
+            return {"authorization_url": effect.data["authorization_url"]}
+        return {}
 
     def perform(self, client: PaystackClient, intent: Intent) -> Effect:
         from proaudit_ops.errors import PaystackError
@@ -126,7 +125,9 @@ class ChargeKind:
             values.update(status="recovered", next_retry_at=None)
             changes.extend(success_changes(guard, conn, p, effect, now))
         elif effect.status == "paused":
-            self.keep(conn, intent, effect)
+            from proaudit_ops.protocols.intents import remember
+
+            remember(conn, intent.op_key, self.keep(intent, effect))
             values.update(last_failure_reason=PAUSED_REASON, next_retry_at=None)
         elif effect.status == "failed":
             max_attempts = int(row["max_attempts"] or 4)

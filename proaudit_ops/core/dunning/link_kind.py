@@ -67,16 +67,15 @@ class LinkKind:
         data = {"authorization_url": init.authorization_url, "access_code": init.access_code}
         return Effect(init.reference, OPEN, int(p["amount"]), data)
 
-    def keep(self, conn: Connection, intent: Intent, effect: Effect) -> None:
-        if effect.data:
-            remember(conn, intent.op_key, effect.data)
+    def keep(self, intent: Intent, effect: Effect) -> dict[str, Any]:
+        return dict(effect.data)  # the URL and access code: Paystack never hands them out again
 
     def record(self, guard: ChangeGuard, conn: Connection, intent: Intent, effect: Effect) -> list[RowChange]:
         """The dunning record (no automatic retry while the link is open) and its payment row (named
         by the link's reference, pending: the app's charge.success handler settles and entitles it)."""
         if effect.status == LOST:
             return []  # nothing to send: the rows stay as they are, the caller makes the next link
-        self.keep(conn, intent, effect)
+        remember(conn, intent.op_key, self.keep(intent, effect))
         return link_changes(guard, conn, intent.params)
 
 
