@@ -213,3 +213,18 @@ def test_the_2fa_seed_pauses_with_its_url_and_is_never_charged_twice(isolated_en
     assert [r["status"] for r in sim_rows(isolated_env, "DUN-%")] == ["ongoing"]
     code, out, _ = cli("dunning", "status", ENUGU)
     assert code == 1 and urls[0] in out
+
+
+def test_sigkill_after_a_paused_charge_then_rerun_keeps_its_url_and_charges_once(isolated_env: Path) -> None:
+    cli("dunning", "status", ENUGU)  # seeds the sandbox
+    env = {**os.environ, "PROAUDIT_CRASH_AT": "charge:after_post"}
+    cmd = [sys.executable, "-m", "proaudit_ops", "dunning", "retry", ENUGU, "--yes"]
+    killed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -9, killed.stderr
+    env.pop("PROAUDIT_CRASH_AT")
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 1, rerun.stderr  # resumed: verified, adopted as paused, still owed
+    assert [line for line in rerun.stdout.splitlines() if line.startswith("https://checkout.paystack.com/resume/")]
+    assert list(charges(isolated_env).values()) == [1]
+    rec = record_of(isolated_env, ENUGU)
+    assert rec["next_retry_at"] is None and "2FA" in str(rec["last_failure_reason"])
