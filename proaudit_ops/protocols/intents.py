@@ -227,7 +227,7 @@ def run_plan(guard: ChangeGuard, plan: Plan) -> GuardResult:
         if busy.hit:
             guard.record(plan.action, plan, "refused", error=exc.message, extra={"op_key": step.op_key})
         raise
-    return GuardResult("applied", plan, result.rows, result.audit_seq)
+    return GuardResult("applied", plan, result.rows, result.audit_seq, changes=tuple(result.changes))
 
 
 class _Busy:
