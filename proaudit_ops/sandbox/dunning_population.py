@@ -70,12 +70,12 @@ def _add(conn: Connection, sconn: Connection, count: int, due_at: datetime, labe
     template_tx = sconn.execute(select(sim_transactions).where(sim_transactions.c.reference == ok.reference)).one()
     sim_id = max(FIRST_TRANSACTION_ID, int(sconn.execute(select(func.max(sim_transactions.c.id))).scalar() or 0))
     for i in range(count):
-        oid, email, name = uuid.uuid4().hex, f"{tag.lower()}{i}@example.ng", f"{label} Org {i:04d}"
+        oid, email, name = str(uuid.uuid4()), f"{tag.lower()}{i}@example.ng", f"{label} Org {i:04d}"
         _copy(conn, o, o.c.id == org.id, id=oid, name=name, email=email)
-        _copy(conn, ts, ts.c.organization_id == org.id, id=uuid.uuid4().hex, organization_id=oid)
+        _copy(conn, ts, ts.c.organization_id == org.id, id=str(uuid.uuid4()), organization_id=oid)
         ref = f"{tag}-OK-{i:04d}"
-        _copy(conn, pt, pt.c.id == ok.id, id=uuid.uuid4().hex, organization_id=oid, reference=ref)
-        failed = uuid.uuid4().hex
+        _copy(conn, pt, pt.c.id == ok.id, id=str(uuid.uuid4()), organization_id=oid, reference=ref)
+        failed = str(uuid.uuid4())
         _copy(
             conn,
             pt,
@@ -84,7 +84,7 @@ def _add(conn: Connection, sconn: Connection, count: int, due_at: datetime, labe
             organization_id=oid,
             reference=f"{tag}-FAIL-{i:04d}",
         )
-        record = uuid.uuid4().hex
+        record = str(uuid.uuid4())
         _copy(
             conn,
             d,
