@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 from proaudit_fixtures import Served
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from proaudit_ops.core.dunning.batch import Breaker
 from proaudit_ops.core.dunning.retry import charge_reference
 from proaudit_ops.timeutil import as_utc, utcnow
 
@@ -131,4 +132,156 @@ def test_sigkill_at_each_point_then_rerun_charges_once(served: Served, point: st
     assert len(charge_intents(served)) == 1
     again = served.run(*RETRY)  # and a third run sends nothing
     assert again.returncode == 4 and len(served.sim_charges()[ref]) == 1
+    assert_verified(served)
+
+
+# -- retry-all against a degraded gateway ------------------------------------------------------
+
+FAULTY = {
+    "PROAUDIT_SIM_ERROR_RATE": "0.3",  # 5xx
+    "PROAUDIT_SIM_RATE_LIMIT_RATE": "0.1",  # 429 + Retry-After
+    "PROAUDIT_SIM_RETRY_AFTER_S": "2",
+    "PROAUDIT_SIM_SEED": "20261202",
+}
+RETRY_AFTER_S = 2.0
+RETRY_ALL = ("--json", "dunning", "retry-all", "--yes")
+
+
+def population(served: Served, count: int, label: str) -> list[dict[str, Any]]:
+    """`count` organizations due now (the seeded dunning records moved out of this run), in the
+    order retry-all takes them, each with its state before the run."""
+    from proaudit_ops.sandbox.dunning_population import add_due_dunning
+
+    with served.billing.begin() as conn:
+        conn.execute(
+            text("UPDATE dunning_records SET next_retry_at = :t WHERE status = 'active'"),
+            {"t": utcnow() + timedelta(days=30)},
+        )
+    made = add_due_dunning(served.billing, served.sim, count, due_at=utcnow() - timedelta(minutes=5), label=label)
+    with served.billing.connect() as conn:
+        order = [
+            str(r[0])
+            for r in conn.execute(
+                text("SELECT id FROM dunning_records WHERE status = 'active' ORDER BY next_retry_at, id")
+            ).all()
+        ]
+    ids = {o.record_id for o in made}
+    assert [i for i in order if i in ids] == order[:count]  # ours come first
+    by_id = {o.record_id: o for o in made}
+    return [{"org": by_id[i], "before": org_state(served, by_id[i].name)} for i in order[:count]]
+
+
+def period_of(reference: str) -> str:
+    """DUN-<subscription>-<period end>-<attempt> -> the subscription and period it pays for."""
+    return reference.rsplit("-", 1)[0]
+
+
+def assert_no_double_charge(served: Served) -> dict[str, list[dict[str, Any]]]:
+    charges = served.sim_charges()
+    per_period: dict[str, int] = {}
+    for ref, rows in charges.items():
+        assert len(rows) == 1, f"{ref} charged {len(rows)} times"
+        per_period[period_of(ref)] = per_period.get(period_of(ref), 0) + 1
+    assert all(n == 1 for n in per_period.values()), per_period  # never two attempts paid one period
+    return charges
+
+
+def retry_all_json(served: Served, *args: str) -> dict[str, Any]:
+    ran = served.run(*args)
+    assert ran.returncode in (0, 1), ran.stdout + ran.stderr
+    return json.loads(ran.stdout)  # type: ignore[no-any-return]
+
+
+def test_retry_all_against_a_degraded_gateway_converges(serve_sandbox: Any, redis_url: str) -> None:
+    served = serve_sandbox(FAULTY, request_log=True)
+    served.env["PROAUDIT_REDIS_URL"] = redis_url
+    served.env["PAYSTACK_MAX_RETRIES"] = "3"  # reads are retried (honouring Retry-After); a POST never
+    orgs = population(served, 20, "Degraded")
+    args = RETRY_ALL
+    runs: list[dict[str, Any]] = []
+    for _ in range(12):
+        out = retry_all_json(served, *args)
+        runs.append(out)
+        assert_no_double_charge(served)
+        if all(org_state(served, o["org"].name)["record"]["status"] == "recovered" for o in orgs):
+            break
+        resume = out["data"].get("resume_command")
+        args = ("--json", *resume.split()[1:]) if resume else RETRY_ALL
+    else:
+        pytest.fail(f"retry-all did not converge in {len(runs)} runs")
+    charges = assert_no_double_charge(served)
+    for o in orgs:
+        ref = expected_reference(o["before"])
+        assert ref in charges, ref
+        assert_db_agrees(served, o["org"].name, o["before"], charges[ref][0])
+    assert_verified(served)
+    assert any(o["data"]["opened"] for o in runs) or len(runs) > 1  # the faults did bite
+    assert_waits_honour_retry_after(served.requests())
+
+
+def assert_waits_honour_retry_after(log: list[dict[str, Any]]) -> None:
+    """From the server's side: after each 429, the next request about the same reference (or the
+    same path) arrived at least Retry-After after the 429 was answered."""
+    limited = [r for r in log if r["status"] == 429]
+    assert limited, "the seed gave no 429: pick another PROAUDIT_SIM_SEED"
+    checked = 0
+    for r in limited:
+        key = r["reference"] or r["path"]
+        later = [n for n in log if (n["reference"] or n["path"]) == key and n["received"] > r["received"]]
+        if not later:
+            continue  # the run gave up on that record (it comes back in a later run)
+        checked += 1
+        gap = later[0]["received"] - r["answered"]
+        assert gap >= RETRY_AFTER_S, f"{r['method']} {r['path']}: next request after {gap:.3f}s < Retry-After"
+    assert checked >= len(limited) // 2, (checked, len(limited))
+
+
+# -- 20 consecutive 503s: the breaker ----------------------------------------------------------
+
+CHARGE = "/transaction/charge_authorization"
+
+
+def test_consecutive_503s_open_the_breaker_before_another_post_and_the_cursor_resumes(
+    serve_sandbox: Any, redis_url: str
+) -> None:
+    from proaudit_ops.sandbox.faults import clear_scripted_faults, script_fault
+    from proaudit_ops.sandbox.state import sim_faults
+
+    served = serve_sandbox(request_log=True)
+    served.env["PROAUDIT_REDIS_URL"] = redis_url
+    orgs = population(served, 12, "Breaker")
+    script_fault(served.sim, CHARGE, "error", method="POST", count=20, status=503)
+    ran = served.run("dunning", "retry-all", "--yes")  # the default breaker and concurrency
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "circuit breaker open" in ran.stdout
+    resume = ran.stdout.split("resume with: ", 1)[1].split()
+    assert resume[:4] == ["proaudit", "dunning", "retry-all", "--yes"] and resume[4] == "--after"
+    k = Breaker().consecutive
+    posts = [r for r in served.requests() if r["method"] == "POST"]
+    assert [p["status"] for p in posts] == [503] * k  # K POSTs, then none
+    with served.sim.connect() as conn:
+        assert conn.execute(select(sim_faults.c.remaining)).scalar_one() == 20 - k
+    assert served.sim_charges() == {}  # 503: nothing was charged
+    clear_scripted_faults(served.sim)
+
+    ids = [o["org"].record_id for o in orgs]
+    cursor_id = resume[5].split("@", 1)[0]
+    handled, rest = orgs[: ids.index(cursor_id) + 1], orgs[ids.index(cursor_id) + 1 :]
+    assert rest, "the breaker stopped before the last record"
+    frozen = {o["org"].name: org_state(served, o["org"].name) for o in handled}
+    seen = len(served.requests())
+    resumed = served.run(*resume[1:])
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    touched = {r["reference"] for r in served.requests()[seen:]}
+    for o in handled:  # before the cursor: untouched by the resumed run, at Paystack and in the DB
+        assert org_state(served, o["org"].name) == frozen[o["org"].name]
+        assert o["org"].paid_reference not in touched and expected_reference(o["before"]) not in touched
+    charges = assert_no_double_charge(served)
+    for o in rest:
+        assert_db_agrees(served, o["org"].name, o["before"], charges[expected_reference(o["before"])][0])
+    final = served.run("dunning", "retry-all", "--yes")  # from the start: the unknown ones, verified first
+    assert final.returncode == 0, final.stdout + final.stderr
+    charges = assert_no_double_charge(served)
+    for o in orgs:
+        assert_db_agrees(served, o["org"].name, o["before"], charges[expected_reference(o["before"])][0])
     assert_verified(served)
