@@ -27,7 +27,8 @@ import contextlib
 import importlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -48,6 +49,17 @@ if TYPE_CHECKING:
 
 STATES = ("started", "unknown", "done", "failed")
 OPEN_STATES = ("started", "unknown")
+
+
+class Withheld(Refused):
+    """A batch's send gate withheld this external step: nothing was sent, the intent is left as it
+    was (a rerun verifies its reference first, then sends)."""
+
+
+# A batch (dunning retry-all) sets this in the thread doing one item: called with the intent right
+# before its POST, it may wait, or raise Withheld (the circuit breaker opened meanwhile).
+SEND_GATE: ContextVar[Callable[[Intent], None] | None] = ContextVar("proaudit_send_gate", default=None)
+
 KINDS: dict[str, str] = {
     "refund": "proaudit_ops.core.refunds.kind:REFUND",
     "charge": "proaudit_ops.core.dunning.kind:CHARGE",
@@ -343,6 +355,9 @@ def _drive(guard: ChangeGuard, kind: IntentKind, intent: Intent, plan: Plan | No
     effect = kind.find(client, intent, _claimed(guard.engine, intent))
     posted = False
     if effect is None:
+        gate = SEND_GATE.get()
+        if gate is not None:
+            gate(intent)  # may wait for the batch's verdict; Withheld: nothing is sent
         crash_point(f"{kind.name}:before_post")
         with guard.tx() as conn:  # counted before sending: a crash mid-call still shows the attempt
             _set(conn, intent.op_key, attempts=intent.attempts + 1, updated_at=utcnow())
