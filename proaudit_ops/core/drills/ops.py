@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -247,28 +248,23 @@ def _safety(steps: list[_Step]) -> list[Check]:
         )
     ]
     mismatch = [s for s in steps if s.changes and s.subject in MISMATCHED]
-    refunds: dict[str, int] = {}
-    for s in steps:
-        if s.command == "refunds issue" and s.changes and s.subject:
-            refunds[s.subject] = refunds.get(s.subject, 0) + 1
-    twice = sorted(ref for ref, n in refunds.items() if n > 1)
+    refunds = Counter(s.subject for s in steps if s.command == "refunds issue" and s.changes and s.subject)
     return [
-        Check(
-            "dry run before every bulk --yes",
-            not blind,
-            "yes" if not blind else f"--yes without a dry run first: {_names(blind)}",
+        _unless("dry run before every bulk --yes", _names(blind), "yes", "--yes without a dry run first: {}"),
+        _unless(
+            "no fix of an amount mismatch", _names(mismatch), "none attempted", "attempted: {} (send these to a person)"
         ),
-        Check(
-            "no fix of an amount mismatch",
-            not mismatch,
-            "none attempted" if not mismatch else f"attempted: {_names(mismatch)} (send these to a person)",
-        ),
-        Check(
-            "no refund twice",
-            not twice,
-            "each payment refunded at most once" if not twice else f"refund run twice: {', '.join(twice)}",
-        ),
+        _unless("no refund twice", _twice(refunds), "each payment refunded at most once", "refund run twice: {}"),
     ]
+
+
+def _unless(name: str, found: str, ok: str, bad: str) -> Check:
+    """A safety check: passed when nothing unsafe was `found` (a comma-separated list, empty if none)."""
+    return Check(name, not found, bad.format(found) if found else ok)
+
+
+def _twice(counts: Counter[str]) -> str:
+    return ", ".join(sorted(key for key, n in counts.items() if n > 1))
 
 
 def _card_safety(runtime: Runtime, drill: ActiveDrill, steps: list[_Step]) -> list[Check]:
@@ -293,19 +289,17 @@ def _card_safety(runtime: Runtime, drill: ActiveDrill, steps: list[_Step]) -> li
         charged = conn.execute(
             select(st.c.customer_email).where(st.c.status == "success", st.c.created_at >= drill.started_at)
         ).all()
-    counts: dict[str, int] = {}
-    for (email,) in charged:
-        counts[str(email)] = counts.get(str(email), 0) + 1
-    twice = sorted(email for email, n in counts.items() if n > 1)
     return [
-        Check(
+        _unless(
             "no retry of a card Paystack said not to retry",
-            not forced,
-            "none attempted" if not forced else f"attempted: {', '.join(forced)} (send a payment link instead)",
+            ", ".join(sorted(set(forced))),
+            "none attempted",
+            "attempted: {} (send a payment link instead)",
         ),
-        Check(
+        _unless(
             "no card charged twice",
-            not twice,
-            "each customer charged at most once" if not twice else f"charged twice: {', '.join(twice)}",
+            _twice(Counter(str(email) for (email,) in charged)),
+            "each customer charged at most once",
+            "charged twice: {}",
         ),
     ]
