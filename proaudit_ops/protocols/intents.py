@@ -24,6 +24,7 @@ Kinds register by name in KINDS (a dotted path, imported when a plan or an inten
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import json
 import os
@@ -204,7 +205,12 @@ def claim(engine: Engine, op_key: str, command: str, flag: _Busy | None = None) 
         return
     import fcntl
 
-    fd = os.open(f"{path}.intents.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # One lock file per op key (an flock is per open file, so threads of one `retry-all` holding
+    # different keys never refuse each other; the same key is refused in any thread or process).
+    folder = f"{path}.intents.d"
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    name = hashlib.sha256(op_key.encode("utf-8")).hexdigest()[:32]
+    fd = os.open(os.path.join(folder, f"{name}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -3,6 +3,7 @@ charged twice, the breaker opens on consecutive 5xx before another POST, and the
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -96,3 +97,33 @@ def test_the_cursor_resumes_after_a_record_that_was_recovered(isolated_env: Path
     with engine.connect() as conn:  # type: ignore[attr-defined]
         state = conn.execute(select(ops_intents.c.state).where(ops_intents.c.target == order[0])).scalar()
     assert state == "unknown"  # before the cursor: left for a run from the start
+
+
+def _population(home: Path, count: int) -> None:
+    from proaudit_ops.sandbox.dunning_population import add_due_dunning
+
+    cli("dunning", "status", "nnamdi")  # seeds the sandbox
+    engine = create_engine(f"sqlite:///{sandbox_db(home)}")
+    add_due_dunning(engine, engine, count, due_at=utcnow() - timedelta(minutes=1), label="Batch")
+    engine.dispose()
+
+
+def test_dry_run_plans_every_due_charge_and_sends_none(isolated_env: Path) -> None:
+    _population(isolated_env, 6)
+    code, out, err = cli("dunning", "retry-all", "--dry-run")
+    assert code == 0, err
+    assert out.count(": planned would charge DUN-") >= 6 and "nothing was sent" in out
+    assert charges(isolated_env) == {}
+    code, out, _ = cli("--json", "audit", "log")
+    planned = [r for r in json.loads(out)["data"]["records"] if r["action"] == "dunning.retry"]
+    assert code == 0 and len(planned) >= 6 and {r["outcome"] for r in planned} == {"planned"}
+
+
+def test_threads_of_one_run_do_not_refuse_each_other(isolated_env: Path) -> None:
+    """Concurrency 4 on the sandbox: each charge holds its own op key, none is refused as busy."""
+    _population(isolated_env, 8)
+    code, out, err = cli("dunning", "retry-all", "--yes", "--concurrency", "4")
+    assert "being run by another" not in out + err
+    assert code == 0, out + err
+    assert out.count(": recovered") >= 8
+    assert set(charges(isolated_env).values()) == {1}

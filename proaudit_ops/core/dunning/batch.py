@@ -83,8 +83,10 @@ class Breaker:
 class Outcome:
     record_id: str
     organization: str
-    result: str  # recovered | declined | refused | gateway_error | unknown
+    result: str  # recovered | declined | refused | gateway_error | unknown | planned (a dry run)
     detail: str = ""
+    amount: int | None = None  # subunits, with currency: the charge (made, or planned by a dry run)
+    currency: str | None = None
 
 
 @dataclass
@@ -98,8 +100,14 @@ class BatchResult:
     resume_command: str | None = None
 
     @property
+    def refused(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.result == "refused"]
+
+    @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.FINDING if self.opened or any(o.result == "unknown" for o in self.outcomes) else ExitCode.OK
+        """1 when the breaker opened, an outcome is unknown, or a record was refused (a human looks)."""
+        problem = self.opened or any(o.result in ("unknown", "refused") for o in self.outcomes)
+        return ExitCode.FINDING if problem else ExitCode.OK
 
 
 def retry_all(
@@ -186,6 +194,9 @@ def retry_all(
                 return Outcome(rid, org, "unknown", exc.message)
             except Refused as exc:
                 return Outcome(rid, org, "refused", exc.message)
+            if res.outcome == "planned":  # --dry-run: the plan was made and audited, nothing sent
+                amount, currency = int(record["amount_kobo"]), str(record["currency"])
+                return Outcome(rid, org, "planned", f"would charge {res.reference}", amount, currency)
             status = res.record["status"] if res.record is not None else "?"
             return Outcome(rid, org, "recovered" if status == "recovered" else "declined", res.charge_status or "")
         return Outcome(rid, org, "gateway_error", "429 after every Retry-After wait")
@@ -233,7 +244,7 @@ def retry_all(
         result.cursor = cursor_of(r)
         handled_prefix += 1
     result.remaining = len(records) - handled_prefix
-    if result.opened or result.remaining:
+    if (result.opened or result.remaining) and not options.dry_run:
         start = result.cursor or after
         result.resume_command = "proaudit dunning retry-all --yes" + (f" --after {start}" if start else "")
     return result
