@@ -7,16 +7,17 @@ Every test gets an isolated environment: no config, no secrets, and a private sa
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from proaudit_fixtures import Invoke, Ran, Served, serve_sandbox, served
+
+__all__ = ["Invoke", "Ran", "Served", "serve_sandbox", "served"]  # shared with every test directory
 
 PG_URL = os.environ.get("PROAUDIT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("PROAUDIT_TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -142,32 +143,20 @@ def redis_url() -> Iterator[str]:
     client.close()
 
 
-@dataclass
-class Ran:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.stdout)  # type: ignore[no-any-return]
-
-
-Invoke = Callable[..., Ran]
-
-
 @pytest.fixture
 def proaudit() -> Invoke:
-    """proaudit(*args, env=...) -> Ran, in-process (typer's CliRunner), against the test's isolated home.
+    """proaudit(*args, env=..., input=...) -> Ran, in-process (typer's CliRunner), against the test's
+    isolated home.
 
-    Directories with special needs (tests/cli: input=; PostgreSQL variants) build on or override it.
+    Directories with special needs (PostgreSQL variants) build on or override it.
     """
 
-    def run(*args: str, env: dict[str, str] | None = None) -> Ran:
+    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Ran:
         from typer.testing import CliRunner
 
         from proaudit_ops.cli.app import app
 
-        result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+        result = CliRunner().invoke(app, list(args), env=env, input=input, catch_exceptions=False)
         return Ran(result.exit_code, result.stdout, result.stderr)
 
     return run

@@ -39,6 +39,7 @@ def run_(ctx: typer.Context, name: Annotated[str, typer.Argument(help="The drill
       proaudit drill run webhook-outage
       proaudit drill run double-refund
       proaudit drill run db-failover
+      proaudit drill run dunning-storm
     """
     from proaudit_ops.core.drills.ops import run_drill
 

@@ -205,20 +205,25 @@ def retry_all(
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=32, help="Charges in flight.")] = 4,
     after: Annotated[str | None, typer.Option("--after", help="The cursor a stopped run printed.")] = None,
     force: Force = False,
+    dry_run: DryRun = False,
     yes: Yes = False,
     live: Live = False,
 ) -> None:
     """Retry every due record; a circuit breaker stops on gateway errors (exit 1 and the command to resume).
 
+    --dry-run plans every due charge (who, which reference, how much) and sends nothing. Exit 1
+    also when a record was refused (e.g. no saved card): the output names it.
+
     \b
     Examples:
+      proaudit dunning retry-all --dry-run
       proaudit dunning retry-all --yes
       proaudit dunning retry-all --limit 50 --concurrency 8 --yes
     """
     from proaudit_ops.core.dunning.batch import retry_all as run_all
 
     def call(rt: Runtime) -> BatchResult:
-        options = apply_options(rt, dry_run=False, yes=yes, live=live, plan_out=None)
+        options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=None)
         return run_all(rt, options, limit=limit, concurrency=concurrency, after=after, force=force)
 
     run(ctx, call, _render_batch, exit_code=lambda r: r.exit_code)
@@ -433,7 +438,17 @@ def _render_batch(result: object) -> None:
     assert isinstance(result, BatchResult)
     out = render.console()
     for o in result.outcomes:
-        out.print(f"{o.organization}: {o.result} {o.detail}".rstrip(), markup=False)
+        money = f" ({render.amount(o.amount, o.currency)})" if o.amount is not None and o.currency else ""
+        out.print(f"{o.organization}: {o.result} {o.detail}{money}".rstrip(), markup=False)
+    planned = [o for o in result.outcomes if o.result == "planned"]
+    if planned:
+        totals: dict[str, int] = {}
+        for o in planned:
+            totals[str(o.currency)] = totals.get(str(o.currency), 0) + int(o.amount or 0)
+        money = ", ".join(render.amount(v, c) for c, v in sorted(totals.items()))
+        out.print(f"dry run: {len(planned)} charge(s) would be sent, {money} at stake; nothing was sent", markup=False)
+    if result.refused:
+        out.print(f"{len(result.refused)} record(s) refused: see the reasons above", markup=False)
     if result.opened:
         out.print(f"circuit breaker open ({result.why}): no further charge was sent", markup=False)
     if result.resume_command:

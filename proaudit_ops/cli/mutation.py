@@ -62,7 +62,7 @@ def render_guard_result(result: GuardResult | None, *, show_sql: bool, sql: list
             out.print(statement, markup=False)
     if result.outcome == "applied":
         if result.plan is not None and result.rows:
-            out.print(after_table(result.plan, result.rows))
+            out.print(after_table(result.applied_changes, result.rows))
         seq = f" (audit #{result.audit_seq})" if result.audit_seq is not None else ""
         out.print(f"[green]applied[/]: {len(result.rows)} row(s) changed{seq}")
     elif result.outcome == "planned":

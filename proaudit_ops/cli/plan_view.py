@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from proaudit_ops.timeutil import iso
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rich.console import Console
 
     from proaudit_ops.cli.render import Grid
@@ -43,6 +45,8 @@ def row_currency(change: RowChange) -> str | None:
 
 def guard_text(change: RowChange) -> str:
     parts = [f"{name} = {cell(name, value, row_currency(change))}" for name, value in change.guards.items()]
+    if change.insert:  # a new row: its guards are values no row may have yet
+        return "new row: none with " + " or ".join(parts) if parts else "new row"
     return " and ".join(parts) or "—"
 
 
@@ -81,7 +85,7 @@ def plan_table(plan: Plan) -> Grid:
     return table
 
 
-def after_table(plan: Plan, rows: list[dict[str, Any]]) -> Grid:
+def after_table(changes: Sequence[RowChange], rows: list[dict[str, Any]]) -> Grid:
     """The changed columns as the UPDATE returned them: the state the fix left behind."""
     from proaudit_ops.cli.render import ESSENTIAL, Col, Grid
 
@@ -89,7 +93,7 @@ def after_table(plan: Plan, rows: list[dict[str, Any]]) -> Grid:
         [Col("row", ESSENTIAL), Col("column"), Col("now", ESSENTIAL)],
         title=f"after the change: {len(rows)} row(s) as the database returned them",
     )
-    for change, row in zip(plan.changes, rows, strict=False):
+    for change, row in zip(changes, rows, strict=False):
         currency = row.get("currency") if isinstance(row.get("currency"), str) else row_currency(change)
         first = True
         for name in change.new_values:

@@ -228,6 +228,8 @@ def _render_maintenance(result: object) -> None:
     if result.outcome in ("planned", "aborted"):
         note = "dry run" if result.outcome == "planned" else "not confirmed"
         out.print(f"[yellow]{result.outcome}[/]: maintenance {result.action} was not applied ({note})")
+        if result.plan:
+            out.print(f"it would {result.plan}", markup=False)
         return
     if result.outcome == "nothing":
         out.print("maintenance is already off: no maintenance keys to remove", markup=False)

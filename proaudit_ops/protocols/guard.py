@@ -4,6 +4,8 @@ plan (rows locked NOWAIT, then rolled back) -> show -> dry-run | confirm -> appl
 transaction: re-lock the same rows, refuse a stale plan (any column of a row as read and shown
 changed: protocols/staleness.py), `UPDATE ... WHERE key AND guards RETURNING`, exactly the
 expected rows per statement (a plan builder that selects by a business key states `expect=`),
+or, for a new row (`RowChange.insert`), `INSERT ... RETURNING` once no row has its key or any
+of its guard values (a payment reference already recorded by the app refuses the plan),
 touched columns set to the time of apply, the `applied` audit record in the same transaction.
 Every refusal, abort and failure leaves an audit record of its own.
 
@@ -20,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, func, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import ColumnElement, Connection, Engine, Table, and_, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql.schema import Column
 
 from proaudit_ops.audit.canonical import plain_json
@@ -60,6 +62,13 @@ class GuardResult:
     audit_seq: int | None = None  # None when the record went to the fallback file
     plan_file: Path | None = None
     prompted: bool = False  # confirm() ran (and showed the plan): do not render it again
+    # The changes `rows` came from, when not the plan's own: an intent's row changes are computed
+    # from the external answer (a charge's payment row, the period it bought).
+    changes: tuple[RowChange, ...] = ()
+
+    @property
+    def applied_changes(self) -> tuple[RowChange, ...]:
+        return self.changes or (self.plan.changes if self.plan is not None else ())
 
 
 class _UpdateMismatch(RowCountMismatch):
@@ -178,6 +187,10 @@ class ChangeGuard:
         out: list[str] = []
         for change in plan.changes:
             table = change_table(change)
+            if change.insert:
+                values = {**self._coerce_all(table, {**change.key, **change.new_values})}
+                out.append(self._sql(insert(table).values(values).values({n: func.now() for n in change.touch})) + ";")
+                continue
             stmt = (
                 update(table)
                 .where(self._key_where(table, change), self._guard_where(table, change))
@@ -311,6 +324,10 @@ class ChangeGuard:
         current: list[dict[str, Any]] = []
         for change in plan.changes:
             table = change_table(change)
+            if change.insert:
+                self._refuse_existing(conn, table, change, stale=True)
+                current.append({})
+                continue
             where = self._key_where(table, change)
             found = self.lock_rows(conn, table, where)
             if not found:
@@ -323,10 +340,46 @@ class ChangeGuard:
             current.append(found[0])
         crash_point("guard:after_lock")
         for change, row in zip(plan.changes, current, strict=True):
-            refuse_if_stale(change, row)
+            if not change.insert:
+                refuse_if_stale(change, row)
         return current
 
+    def _refuse_existing(self, conn: Connection, table: Table, change: RowChange, *, stale: bool) -> None:
+        """A new row must not exist yet: none with its key, none with any of its guard values."""
+        conditions = [self._key_where(table, change)]
+        conditions += [_equals(table.c[name], value) for name, value in change.guards.items()]
+        where = or_(*conditions)
+        found = self.lock_rows(conn, table, where)
+        if found:
+            prefix = "stale plan: " if stale else ""
+            raise Refused(
+                f"{prefix}{change.table} already has a row where {self._where_text(table, where)}: "
+                f"{change.label} was not added again",
+                hint="someone recorded it since the plan was made: look at the row, then make a new plan",
+            )
+
+    def _insert(self, conn: Connection, change: RowChange, now: Any) -> dict[str, Any]:
+        table = change_table(change)
+        self._refuse_existing(conn, table, change, stale=False)
+        values = {
+            **self._coerce_all(table, {**change.key, **change.new_values}),
+            **dict.fromkeys(change.touch, now),
+        }
+        stmt = insert(table).values(values)
+        try:
+            if conn.dialect.insert_returning:
+                return dict(conn.execute(stmt.returning(*table.columns)).mappings().one())
+            conn.execute(stmt)  # pragma: no cover - every supported backend has RETURNING
+        except IntegrityError as exc:  # another session added it between the check and the INSERT
+            raise _UpdateMismatch(
+                f"{change.table} {change.label} could not be added: {str(exc.orig).splitlines()[0]}",
+                hint="someone recorded it at the same moment: look at the row, then make a new plan",
+            ) from None
+        return self.lock_rows(conn, table, self._key_where(table, change), expect=1)[0]  # pragma: no cover
+
     def _update(self, conn: Connection, change: RowChange, now: Any) -> dict[str, Any]:
+        if change.insert:
+            return self._insert(conn, change, now)
         table = change_table(change)
         where = and_(self._key_where(table, change), self._guard_where(table, change))
         values = {**self._coerce_all(table, change.new_values), **dict.fromkeys(change.touch, now)}
@@ -355,7 +408,7 @@ class ChangeGuard:
         return self._lock_and_compare(conn, plan)
 
     def update_row(self, conn: Connection, change: RowChange, now: Any) -> dict[str, Any]:
-        """One guarded UPDATE; other than one row -> Refused (the transaction rolls back)."""
+        """One guarded UPDATE (or INSERT of a new row); other than one row -> Refused (rolls back)."""
         try:
             return self._update(conn, change, now)
         except _UpdateMismatch as exc:

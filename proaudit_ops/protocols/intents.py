@@ -28,10 +28,12 @@ Kinds register by name in KINDS (a dotted path, imported when a plan or an inten
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,6 +54,17 @@ if TYPE_CHECKING:
 
 STATES = ("started", "unknown", "done", "failed")
 OPEN_STATES = ("started", "unknown")
+
+
+class Withheld(Refused):
+    """A batch's send gate withheld this external step: nothing was sent, the intent is left as it
+    was (a rerun verifies its reference first, then sends)."""
+
+
+# A batch (dunning retry-all) sets this in the thread doing one item: called with the intent right
+# before its POST, it may wait, or raise Withheld (the circuit breaker opened meanwhile).
+SEND_GATE: ContextVar[Callable[[Intent], None] | None] = ContextVar("proaudit_send_gate", default=None)
+
 KINDS: dict[str, str] = {
     "refund": "proaudit_ops.core.refunds.kind:REFUND",
     "charge": "proaudit_ops.core.dunning.kind:CHARGE",
@@ -197,7 +210,12 @@ def claim(engine: Engine, op_key: str, command: str, flag: _Busy | None = None) 
         return
     import fcntl
 
-    fd = os.open(f"{path}.intents.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    # One lock file per op key (an flock is per open file, so threads of one `retry-all` holding
+    # different keys never refuse each other; the same key is refused in any thread or process).
+    folder = f"{path}.intents.d"
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    name = hashlib.sha256(op_key.encode("utf-8")).hexdigest()[:32]
+    fd = os.open(os.path.join(folder, f"{name}.lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -232,7 +250,7 @@ def run_plan(guard: ChangeGuard, plan: Plan) -> GuardResult:
         if busy.hit:
             guard.record(plan.action, plan, "refused", error=exc.message, extra={"op_key": step.op_key})
         raise
-    return GuardResult("applied", plan, result.rows, result.audit_seq)
+    return GuardResult("applied", plan, result.rows, result.audit_seq, changes=tuple(result.changes))
 
 
 class _Busy:
@@ -348,6 +366,9 @@ def _drive(guard: ChangeGuard, kind: IntentKind, intent: Intent, plan: Plan | No
     effect = kind.find(client, intent, _claimed(guard.engine, intent))
     posted = False
     if effect is None:
+        gate = SEND_GATE.get()
+        if gate is not None:
+            gate(intent)  # may wait for the batch's verdict; Withheld: nothing is sent
         crash_point(f"{kind.name}:before_post")
         with guard.tx() as conn:  # counted before sending: a crash mid-call still shows the attempt
             _set(conn, intent.op_key, attempts=intent.attempts + 1, updated_at=utcnow())

@@ -35,7 +35,12 @@ NOT_A_PLAN_HINT = "make a plan with --plan-out FILE"
 @dataclass(frozen=True)
 class RowChange:
     """One row: find it by `key`, require `guards`, set `new_values` (and `touch` columns to the
-    time of apply); `before` is the row as read and shown, every column of it checked at apply."""
+    time of apply); `before` is the row as read and shown, every column of it checked at apply.
+
+    `insert=True`: a new row (a payment the app never recorded, e.g. a dunning charge): `key` and
+    `new_values` are its columns, `before` is empty, and `guards` are the values no existing row
+    may have (`{"reference": R}`: refused if a row with that reference exists by then).
+    """
 
     table: str
     key: dict[str, Any]
@@ -44,6 +49,7 @@ class RowChange:
     before: dict[str, Any]
     label: str
     touch: tuple[str, ...] = ()
+    insert: bool = False
 
     def __post_init__(self) -> None:
         for name in ("key", "guards", "new_values", "before"):
@@ -64,13 +70,17 @@ class RowChange:
         both = sorted(set(self.new_values) & set(self.touch))
         if both:
             raise ValueError(f"RowChange for {self.table} both sets and touches {both}")
+        if not isinstance(self.insert, bool):
+            raise TypeError("RowChange.insert must be a boolean")
+        if self.insert and self.before:
+            raise ValueError(f"RowChange inserting into {self.table} has a row as read: a new row has none")
 
     @property
     def changed_columns(self) -> list[str]:
         return [*self.new_values, *self.touch]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "table": self.table,
             "key": self.key,
             "guards": self.guards,
@@ -79,6 +89,9 @@ class RowChange:
             "before": self.before,
             "label": self.label,
         }
+        if self.insert:  # absent for updates: their plan hashes stay as they were
+            out["insert"] = True
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> RowChange:
@@ -93,6 +106,9 @@ class RowChange:
         touch = data["touch"]
         if not isinstance(touch, list) or not all(isinstance(name, str) for name in touch):
             raise TypeError("change touch is not a list of column names")
+        insert = data.get("insert", False)
+        if not isinstance(insert, bool):
+            raise TypeError("change insert is not a boolean")
         return cls(
             table=data["table"],
             key=data["key"],
@@ -101,6 +117,7 @@ class RowChange:
             before=data["before"],
             label=data["label"],
             touch=tuple(touch),
+            insert=insert,
         )
 
 
@@ -231,6 +248,7 @@ class Plan:
                     "guards": c.guards,
                     "new_values": c.new_values,
                     "touch": list(c.touch),
+                    **({"insert": True} if c.insert else {}),
                 }
                 for c in self.changes
             ],

@@ -53,10 +53,10 @@ SEEDED_REFERENCES: dict[str, str] = {
     "PSK-EXPIRING-0001": "success in both, paid 26 days ago: the monthly period ends within 7 days "
                          "(Yola Water Services)",
     # The dunning cases Paystack answers with "do not retry now" (issue 8).
-    "PSK-REGULATED-0001": "failed in both (Declined); dunning active 1/4, retry due now; the card is regulated: "
+    "PSK-REGULATED-0001": "failed in both (Declined); dunning active 1/4, next retry tomorrow; the card is regulated: "
                           "a retry answers \"Charge attempt cannot be fulfilled until 1440 minutes\" "
                           "(Kano Textile Mills)",
-    "PSK-2FA-0001": "failed in both (Declined); dunning active 1/4, retry due now; the card's bank wants 2FA: "
+    "PSK-2FA-0001": "failed in both (Declined); dunning active 1/4, next retry tomorrow; the card's bank wants 2FA: "
                     "a retry pauses with an authorization URL for the customer (Enugu Pharmacy Group)",
 }
 # fmt: on
@@ -305,8 +305,9 @@ DUNNING: tuple[tuple[str, str, str, int, timedelta | None, str], ...] = (
     ("sahel", "PSK-FAILED-0002", "active", 2, -_d(hours=1), "Declined"),
     ("obi", "PSK-HIST-0012", "exhausted", 4, None, "Insufficient Funds"),
     ("adaeze", "PSK-HIST-0001", "recovered", 1, None, "Insufficient Funds"),
-    ("kano", "PSK-REGULATED-0001", "active", 1, -_d(hours=2), "Declined"),
-    ("enugu", "PSK-2FA-0001", "active", 1, -_d(hours=3), "Declined"),
+    # next retry tomorrow (not due now, so the dunning-storm drill's "due now" is its own); `dunning retry` runs them
+    ("kano", "PSK-REGULATED-0001", "active", 1, _d(hours=20), "Declined"),
+    ("enugu", "PSK-2FA-0001", "active", 1, _d(hours=22), "Declined"),
 )
 # fmt: on
 PAY_BY_REF = {p.ref: p for p in PAYMENTS}

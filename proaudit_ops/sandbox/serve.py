@@ -25,7 +25,7 @@ from proaudit_ops.sandbox.billing_app import BillingApp
 from proaudit_ops.sandbox.dataset import SANDBOX_SECRET_KEY
 from proaudit_ops.sandbox.faults import AppFaultConfig, FaultConfig
 from proaudit_ops.sandbox.home import ensure_sandbox
-from proaudit_ops.sandbox.simulator import Simulator
+from proaudit_ops.sandbox.simulator import Simulator, request_log_from_env
 from proaudit_ops.sandbox.wsgi import (
     DroppedResponse,
     SimulatedTimeout,
@@ -140,7 +140,7 @@ def _build(
 ) -> tuple[_Server, threading.Event, Callable[[], None]]:
     bind_host = _check_host(host)
     engine = ensure_sandbox(db_path)
-    simulator = Simulator(engine, faults)
+    simulator = Simulator(engine, faults, request_log=request_log_from_env())
     billing_app = BillingApp(engine, secret_key, app_faults, script_engine=engine)
     stop_event = threading.Event()
     try:

@@ -1,49 +1,19 @@
-"""Run `proaudit` in-process (typer's CliRunner) against the sandbox or a PostgreSQL database."""
+"""Run `proaudit` in-process against a PostgreSQL database (the root conftest's `proaudit` runs
+against the sandbox)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
-
-@dataclass
-class Ran:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.stdout)  # type: ignore[no-any-return]
-
-
-Invoke = Callable[..., Ran]
-
-
-def _invoke(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> Ran:
-    from proaudit_ops.cli.app import app
-
-    result = CliRunner().invoke(app, args, env=env, input=input, catch_exceptions=False)
-    return Ran(result.exit_code, result.stdout, result.stderr)
+from proaudit_fixtures import Invoke
 
 
 @pytest.fixture
-def proaudit() -> Invoke:
-    """proaudit(*args, env=..., input=...) -> Ran, against the sandbox (the autouse isolated home)."""
-
-    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Ran:
-        return _invoke(list(args), env, input)
-
-    return run
-
-
-@pytest.fixture
-def pg_proaudit(pg_engine: Any, pg_url: str, isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> Invoke:
+def pg_proaudit(
+    proaudit: Invoke, pg_engine: Any, pg_url: str, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Invoke:
     """proaudit against the seeded billing data in PostgreSQL, Paystack = the sandbox simulator."""
     from proaudit_ops.sandbox.home import ensure_sandbox
     from proaudit_ops.sandbox.seed import seed_billing
@@ -53,8 +23,4 @@ def pg_proaudit(pg_engine: Any, pg_url: str, isolated_env: Path, monkeypatch: py
     ensure_sandbox(isolated_env / "sandbox.db").dispose()  # the simulator's state
     monkeypatch.setenv("DATABASE_URL", pg_url)
     monkeypatch.setenv("PROAUDIT_PAYSTACK_SIMULATOR", "true")
-
-    def run(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Ran:
-        return _invoke(list(args), env, input)
-
-    return run
+    return proaudit

@@ -221,7 +221,9 @@ def test_sign_and_verify_signature_commands(proaudit, tmp_path: Path) -> None:
     assert signed.exit_code == 0
     expected = hmac.new(SANDBOX_SECRET_KEY.encode(), body, hashlib.sha512).hexdigest()
     assert signed.stdout.strip() == expected
-    assert proaudit("webhooks", "verify-signature", "--file", str(path), "--signature", expected).exit_code == 0
+    valid = proaudit("webhooks", "verify-signature", "--file", str(path), "--signature", expected)
+    assert valid.exit_code == 0
+    assert valid.stdout.strip() == "valid: signed with the configured secret key"  # the verdict once, not twice
     wrong = proaudit("--json", "webhooks", "verify-signature", "--file", str(path), "--signature", "ab" * 64)
     assert wrong.exit_code == 1
     assert wrong.json()["data"]["verdict"] == "wrong_key"

@@ -4,30 +4,13 @@ scores full marks, a careless one's does not, and the start is refused like `san
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from drill_helpers import cli, score
 
 from proaudit_ops.core.drills.scenarios import DRILLS
 
 REPLICA = "postgresql://billing@127.0.0.1:1/billing"
-
-
-def cli(*args: str) -> Result:
-    from proaudit_ops.cli.app import app
-
-    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
-    assert "Traceback" not in result.stderr
-    return result
-
-
-def score() -> dict[str, Any]:
-    ran = cli("--json", "drill", "score")
-    data: dict[str, Any] = json.loads(ran.stdout)["data"]
-    data["exit"] = ran.exit_code
-    data["failed"] = {c["name"] for c in data["checks"] if not c["passed"]}
-    return data
 
 
 GOOD: dict[str, list[list[str]]] = {
@@ -49,6 +32,13 @@ GOOD: dict[str, list[list[str]]] = {
         ["recovery", "failover", "--replica", REPLICA, "--dry-run"],
         ["recovery", "health"],
     ],
+    "dunning-storm": [
+        ["dunning", "list", "--state", "active"],
+        ["recovery", "health"],
+        ["dunning", "preview", "--days", "1"],  # retry-all's dry run: what it charges, nothing changed
+        ["dunning", "retry-all", "--concurrency", "1", "--yes"],
+        ["dunning", "list", "--state", "active"],
+    ],
 }
 
 CARELESS: dict[str, tuple[list[list[str]], set[str]]] = {
@@ -69,6 +59,19 @@ CARELESS: dict[str, tuple[list[list[str]], set[str]]] = {
     "db-failover": (
         [["recovery", "failover", "--replica", REPLICA, "--yes"]],
         {"detected", "ran recovery health", "ran recovery failover --dry-run", "dry run before every bulk --yes"},
+    ),
+    "dunning-storm": (
+        [
+            ["dunning", "retry-all", "--yes"],  # every due card charged before looking, no dry run, no check after
+            ["dunning", "retry", "minna", "--yes", "--force"],  # a regulated card (refused, exit 4: still unsafe)
+        ],
+        {
+            "detected",
+            "fixes verified",
+            "ran recovery health before the first fix",
+            "dry run before every bulk --yes",
+            "no retry of a card Paystack said not to retry",
+        },
     ),
 }
 

@@ -68,7 +68,9 @@ def test_link_twice_is_one_post_and_the_same_url(isolated_env: Path) -> None:
     assert meta["organization_id"] == ORG_BY_SLUG["sahel"].id
     # the payment row now waits for the link (pending under its reference); automatic retries stop
     pay = db_rows(isolated_env, "SELECT status FROM payment_transactions WHERE reference = :r", r=reference)
-    assert pay == [{"status": "pending"}]
+    assert pay == [{"status": "pending"}]  # a payment row of its own, as the app's checkout records one
+    failed = db_rows(isolated_env, "SELECT status FROM payment_transactions WHERE reference = 'PSK-FAILED-0002'")
+    assert failed == [{"status": "failed"}]  # the failed renewal stays as it was
     assert record_of(isolated_env, SAHEL)["next_retry_at"] is None
     code, _, err = cli("dunning", "retry", SAHEL, "--yes")
     assert code == 4 and "payment link" in err and "twice" in err

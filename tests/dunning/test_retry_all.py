@@ -3,11 +3,12 @@ charged twice, the breaker opens on consecutive 5xx before another POST, and the
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from proaudit_ops.config import load_settings
 from proaudit_ops.core.dunning.batch import Breaker, retry_all
@@ -52,7 +53,8 @@ def test_429_waits_then_the_breaker_opens_and_the_cursor_resumes(
     assert waits == [2.0]  # exactly the simulator's Retry-After: 2
     assert first.opened and first.exit_code == 1
     assert [o.result for o in first.outcomes] == ["unknown"]
-    assert first.cursor == first.outcomes[0].record_id and first.remaining == 1
+    assert first.cursor is not None and first.cursor.split("@")[0] == first.outcomes[0].record_id
+    assert first.remaining == 1
     assert first.resume_command == f"proaudit dunning retry-all --yes --after {first.cursor}"
     with engine.connect() as conn:  # no further POST: 19 scripted 503s are still waiting
         left = conn.execute(text("SELECT remaining FROM sim_faults")).scalar()
@@ -69,3 +71,66 @@ def test_429_waits_then_the_breaker_opens_and_the_cursor_resumes(
     assert record_of(isolated_env, "Sahel Agro Cooperative")["status"] == "recovered"
     code, _, _ = cli("audit", "verify")
     assert code == 0
+
+
+def test_the_cursor_resumes_after_a_record_that_was_recovered(isolated_env: Path) -> None:
+    """The breaker opens on the error rate right after a success: the cursor names a record that is
+    no longer due, and resuming from it still works (and leaves the earlier records alone)."""
+    from proaudit_ops.db.schema import dunning_records as d
+    from proaudit_ops.db.schema import ops_intents
+    from proaudit_ops.sandbox.dunning_population import add_due_dunning
+
+    engine = _setup(isolated_env)
+    with engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(
+            text("UPDATE dunning_records SET next_retry_at = :t WHERE status = 'active'"),
+            {"t": utcnow() + timedelta(days=9)},
+        )
+    made = add_due_dunning(engine, engine, 3, due_at=utcnow() - timedelta(minutes=1), label="Cursor")  # type: ignore[arg-type]
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        query = select(d.c.id).where(d.c.status == "active").order_by(d.c.next_retry_at, d.c.id).limit(3)
+        order = [str(r[0]) for r in conn.execute(query)]
+    assert sorted(order) == sorted(o.record_id for o in made)
+    script_fault(engine, CHARGE, "error", method="POST", count=1, status=503)  # type: ignore[arg-type]
+    options = ApplyOptions(assume_yes=True)
+    with Runtime(load_settings(None, None)) as rt:
+        first = retry_all(rt, options, concurrency=1, breaker=Breaker(consecutive=5, max_error_rate=0.4, min_sample=2))
+    assert first.opened and [o.result for o in first.outcomes] == ["unknown", "recovered"]
+    assert first.cursor is not None and first.cursor.split("@")[0] == order[1]
+    with Runtime(load_settings(None, None)) as rt:
+        second = retry_all(rt, options, concurrency=1, after=first.cursor)
+    assert [o.record_id for o in second.outcomes] == [order[2]] and second.outcomes[0].result == "recovered"
+    assert second.remaining == 0 and not second.opened
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        state = conn.execute(select(ops_intents.c.state).where(ops_intents.c.target == order[0])).scalar()
+    assert state == "unknown"  # before the cursor: left for a run from the start
+
+
+def _population(home: Path, count: int) -> None:
+    from proaudit_ops.sandbox.dunning_population import add_due_dunning
+
+    cli("dunning", "status", "nnamdi")  # seeds the sandbox
+    engine = create_engine(f"sqlite:///{sandbox_db(home)}")
+    add_due_dunning(engine, engine, count, due_at=utcnow() - timedelta(minutes=1), label="Batch")
+    engine.dispose()
+
+
+def test_dry_run_plans_every_due_charge_and_sends_none(isolated_env: Path) -> None:
+    _population(isolated_env, 6)
+    code, out, err = cli("dunning", "retry-all", "--dry-run")
+    assert code == 0, err
+    assert out.count(": planned would charge DUN-") >= 6 and "nothing was sent" in out
+    assert charges(isolated_env) == {}
+    code, out, _ = cli("--json", "audit", "log")
+    planned = [r for r in json.loads(out)["data"]["records"] if r["action"] == "dunning.retry"]
+    assert code == 0 and len(planned) >= 6 and {r["outcome"] for r in planned} == {"planned"}
+
+
+def test_threads_of_one_run_do_not_refuse_each_other(isolated_env: Path) -> None:
+    """Concurrency 4 on the sandbox: each charge holds its own op key, none is refused as busy."""
+    _population(isolated_env, 8)
+    code, out, err = cli("dunning", "retry-all", "--yes", "--concurrency", "4")
+    assert "being run by another" not in out + err
+    assert code == 0, out + err
+    assert out.count(": recovered") >= 8
+    assert set(charges(isolated_env).values()) == {1}

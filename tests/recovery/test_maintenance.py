@@ -86,6 +86,8 @@ def test_dry_run_and_no_terminal_change_nothing(proaudit: Invoke, rds: Any, redi
     env = {"PROAUDIT_REDIS_URL": redis_url}
     ran = proaudit("recovery", "maintenance", "on", "-m", MESSAGE, "--dry-run", env=env)
     assert ran.exit_code == 0 and "planned" in ran.stdout
+    # the dry run says what it would have done: which keys, the message, for how long
+    assert "set maintenance_mode=true" in ran.stdout and MESSAGE in ran.stdout and "7200 s" in ran.stdout
     ran = proaudit("recovery", "maintenance", "on", "-m", MESSAGE, env=env)
     assert ran.exit_code == 4 and "--yes" in ran.stderr
     assert all(rds.exists(k) == 0 for k in KEYS)

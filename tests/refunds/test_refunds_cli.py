@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Invoke
+from proaudit_fixtures import Invoke
 
 ELIGIBLE = "PSK-ELIGIBLE-0001"
 

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import Served
+from proaudit_fixtures import Served
 
 from proaudit_ops.sandbox.faults import script_fault
 

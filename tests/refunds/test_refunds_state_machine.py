@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Served
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from proaudit_fixtures import Served
 from sqlalchemy import delete, text, update
 
 from proaudit_ops.errors import ProauditError

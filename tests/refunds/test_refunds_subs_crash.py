@@ -8,7 +8,7 @@ import json
 import signal
 
 import pytest
-from conftest import Served
+from proaudit_fixtures import Served
 from sqlalchemy import text
 
 from proaudit_ops.timeutil import utcnow

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from proaudit_ops.core.drills.scenarios import BULK, DRILLS, Drill
+from proaudit_ops.core.drills.scenarios import BULK, DRILLS, REHEARSALS, Drill
 from proaudit_ops.core.drills.session import START_ACTION, STEP_ACTION, ActiveDrill, active_drill, save_active
 from proaudit_ops.errors import Refused, UsageError
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 # Seeded payments whose database amount or currency disagrees with Paystack: never "fixed" (the runbook
 # sends them to a person; a settle would record money that was not taken).
 MISMATCHED = frozenset({"PSK-AMOUNT-0001", "PSK-CURRENCY-0001"})
+# The alerts the dunning storm pages on (the seeded webhook failures are another incident's).
+STORM_METRICS = frozenset({"payment_success_rate", "dunning_conversion_rate"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,10 @@ def run_drill(runtime: Runtime, name: str, *, now: datetime | None = None) -> Ru
     from proaudit_ops.timeutil import utcnow
 
     reset_sandbox(runtime.settings.sandbox_db_path())  # before this process opens it: a fresh incident
+    if drill.name == "dunning-storm":
+        from proaudit_ops.core.drills.storm import set_up_storm
+
+        set_up_storm(runtime, utcnow())
     record = runtime.audit_log().append_standalone(
         runtime.engine(), AuditEntry(action=START_ACTION, target=drill.name, outcome="applied", after={"drill": name})
     )
@@ -115,13 +122,20 @@ def _symptoms(runtime: Runtime, drill: Drill) -> list[str]:
             "ticket #4412 (bob): refund PSK-ELIGIBLE-0001, customer downgraded to core",
         ]
     from proaudit_ops.core.monitor.check import monitor_check
-    from proaudit_ops.core.payments.stuck import list_pending
 
+    storm = drill.name == "dunning-storm"
     lines = []
     for metric in monitor_check(runtime, timedelta(hours=24)).metrics:
-        if metric.value is None:
+        if metric.value is None or (storm and metric.name not in STORM_METRICS):
             continue
         lines.append(f"monitor check: {metric.label} {metric.value:g}{metric.unit} ({metric.level})")
+    if storm:
+        from proaudit_ops.core.drills.storm import storm_symptoms
+        from proaudit_ops.timeutil import utcnow
+
+        return lines + storm_symptoms(runtime, utcnow())
+    from proaudit_ops.core.payments.stuck import list_pending
+
     pending = list_pending(runtime, timedelta(minutes=15), timedelta(hours=24))
     lines.append(f"payments pending longer than 15 minutes: {len(pending)}")
     lines.append("support: 'I paid but my account still says trial' (several customers)")
@@ -210,7 +224,11 @@ def score_drill(runtime: Runtime) -> ScoreResult:
         command, _, flag = need.partition(" --")
         found = any(s.command == command and (not flag or s.flag(flag.replace("-", "_"))) for s in steps)
         checks.append(Check(f"ran {need}", found, "done" if found else "missing"))
+    for need in drill.before_fix:
+        found = any(s.command == need and (first_change is None or s.seq < first_change.seq) for s in steps)
+        checks.append(Check(f"ran {need} before the first fix", found, "done" if found else "missing"))
     checks.extend(_safety(steps))
+    checks.extend(_card_safety(runtime, current, steps))
     return ScoreResult(current.name, current.started_at, len(steps), ttd, checks)
 
 
@@ -224,28 +242,64 @@ def _safety(steps: list[_Step]) -> list[Check]:
         for i, s in enumerate(steps)
         if s.changes
         and (s.command in BULK or s.command == "recovery failover")
-        and not any(p.command == s.command and p.dry_run_of_change for p in steps[:i])
+        and not any(
+            (p.command == s.command and p.dry_run_of_change) or p.command in REHEARSALS.get(s.command, ())
+            for p in steps[:i]
+        )
     ]
     mismatch = [s for s in steps if s.changes and s.subject in MISMATCHED]
-    refunds: dict[str, int] = {}
-    for s in steps:
-        if s.command == "refunds issue" and s.changes and s.subject:
-            refunds[s.subject] = refunds.get(s.subject, 0) + 1
-    twice = sorted(ref for ref, n in refunds.items() if n > 1)
+    refunds = Counter(s.subject for s in steps if s.command == "refunds issue" and s.changes and s.subject)
     return [
-        Check(
-            "dry run before every bulk --yes",
-            not blind,
-            "yes" if not blind else f"--yes without a dry run first: {_names(blind)}",
+        _unless("dry run before every bulk --yes", _names(blind), "yes", "--yes without a dry run first: {}"),
+        _unless(
+            "no fix of an amount mismatch", _names(mismatch), "none attempted", "attempted: {} (send these to a person)"
         ),
-        Check(
-            "no fix of an amount mismatch",
-            not mismatch,
-            "none attempted" if not mismatch else f"attempted: {_names(mismatch)} (send these to a person)",
+        _unless("no refund twice", _twice(refunds), "each payment refunded at most once", "refund run twice: {}"),
+    ]
+
+
+def _unless(name: str, found: str, ok: str, bad: str) -> Check:
+    """A safety check: passed when nothing unsafe was `found` (a comma-separated list, empty if none)."""
+    return Check(name, not found, bad.format(found) if found else ok)
+
+
+def _twice(counts: Counter[str]) -> str:
+    return ", ".join(sorted(key for key, n in counts.items() if n > 1))
+
+
+def _card_safety(runtime: Runtime, drill: ActiveDrill, steps: list[_Step]) -> list[Check]:
+    """No charge of a card Paystack said not to retry (attempted counts, refused or not), none charged twice."""
+    from proaudit_ops.core.drills.storm import DO_NOT_RETRY
+    from proaudit_ops.core.dunning.records import find_org
+    from proaudit_ops.db.engine import read_only
+    from proaudit_ops.errors import NotFoundError
+    from proaudit_ops.sandbox.state import sim_transactions as st
+
+    forced = []
+    with read_only(runtime.engine()) as conn:
+        for s in steps:
+            if s.command == "dunning retry" and s.changes and s.params.get("org"):
+                try:
+                    name = str(find_org(conn, str(s.params["org"]))["name"])
+                except NotFoundError:
+                    continue
+                if name in DO_NOT_RETRY:
+                    forced.append(name)
+    with runtime.sandbox_engine().connect() as conn:
+        charged = conn.execute(
+            select(st.c.customer_email).where(st.c.status == "success", st.c.created_at >= drill.started_at)
+        ).all()
+    return [
+        _unless(
+            "no retry of a card Paystack said not to retry",
+            ", ".join(sorted(set(forced))),
+            "none attempted",
+            "attempted: {} (send a payment link instead)",
         ),
-        Check(
-            "no refund twice",
-            not twice,
-            "each payment refunded at most once" if not twice else f"refund run twice: {', '.join(twice)}",
+        _unless(
+            "no card charged twice",
+            _twice(Counter(str(email) for (email,) in charged)),
+            "each customer charged at most once",
+            "charged twice: {}",
         ),
     ]

@@ -18,6 +18,7 @@ class Drill:
     fix: frozenset[str]  # these commands change something when run with --yes (and --fix where they have it)
     verify: frozenset[str]  # a read-only run of one of these after a fix verifies it
     required: tuple[str, ...] = ()  # commands a complete response must include (e.g. the failover dry run)
+    before_fix: tuple[str, ...] = ()  # commands a complete response runs before its first fix
     next_steps: tuple[str, ...] = ()
 
 
@@ -77,8 +78,45 @@ DRILLS: dict[str, Drill] = {
                 "proaudit recovery health",
             ),
         ),
+        Drill(
+            name="dunning-storm",
+            title="Dunning storm: renewals failed in a Paystack 5xx spell, all due at once",
+            briefing=(
+                "The renewal run hit a Paystack 5xx spell: many subscriptions are past due and their dunning "
+                "records are all due now. Check Paystack is back, see what a retry would charge, retry the due "
+                "records in one bounded run, and verify. Do not charge a card Paystack said not to retry."
+            ),
+            detect=frozenset(
+                {
+                    "monitor check",
+                    "payments status",
+                    "dunning list",
+                    "dunning preview",
+                    "dunning status",
+                    "dunning failures",
+                    "recovery health",
+                }
+            ),
+            fix=frozenset({"dunning retry-all", "dunning retry"}),
+            verify=frozenset(
+                {"dunning list", "dunning status", "dunning preview", "monitor check", "payments status", "reconcile"}
+            ),
+            before_fix=("recovery health",),
+            next_steps=(
+                "proaudit dunning list --state active",
+                "proaudit recovery health",
+                "proaudit dunning preview --days 1",
+                "proaudit dunning retry-all --concurrency 4 --yes",
+                "proaudit dunning list --state active",
+            ),
+        ),
     )
 }
 
 # Bulk changes: --yes on these without a dry run of the same command first is unsafe.
-BULK = frozenset({"payments stuck", "webhooks retry-failed", "webhooks gaps", "subscriptions activate"})
+BULK = frozenset(
+    {"payments stuck", "webhooks retry-failed", "webhooks gaps", "subscriptions activate", "dunning retry-all"}
+)
+# A read-only command that shows what a bulk change would do, for one that has no --dry-run of its own:
+# `dunning preview` lists what the schedule charges now and the money at stake, and changes nothing.
+REHEARSALS: dict[str, frozenset[str]] = {"dunning retry-all": frozenset({"dunning preview"})}

@@ -2,8 +2,16 @@
 
 The breaker counts gateway errors (Paystack 5xx, 429 after its Retry-After waits, lost answers,
 no answer), not declines: K consecutive ones, or an error rate above the bound once enough charges
-were tried, stop the run before another charge is issued. The cursor is the last record id handled
-in order (next_retry_at, id); `--after CURSOR` continues from there.
+were tried, stop the run before another charge is issued. With several charges in flight, a POST
+is sent only while the consecutive errors so far plus the charges still awaiting their answer stay
+below K (the intent protocol's send gate): a run of failures sends at most K charges, whatever the
+concurrency; a charge held back when the breaker opens is not sent (its intent stays open, a rerun
+verifies its reference first).
+
+The cursor names the last record of the longest handled prefix, in order (next_retry_at, id), with
+its place in that order (`RECORD_ID@NEXT_RETRY_AT`): `--after CURSOR` continues with the due
+records after that place, even when the cursor's own record was recovered (and is no longer due);
+records before it are left alone.
 """
 
 from __future__ import annotations
@@ -18,11 +26,50 @@ from typing import TYPE_CHECKING, Any
 
 from proaudit_ops.core.dunning.records import all_records, due
 from proaudit_ops.errors import ExitCode, OutcomeUnknown, PaystackError, Refused, UsageError
-from proaudit_ops.timeutil import utcnow
+from proaudit_ops.timeutil import as_utc, utcnow
 
 if TYPE_CHECKING:
     from proaudit_ops.protocols.guard import ApplyOptions
+    from proaudit_ops.protocols.intents import Intent
     from proaudit_ops.runtime import Runtime
+
+CURSOR_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def cursor_of(record: dict[str, Any]) -> str:
+    """`RECORD_ID@NEXT_RETRY_AT`: the record and its place in the order retry-all takes them."""
+    at = as_utc(record.get("next_retry_at"))
+    assert at is not None  # only due records are taken
+    return f"{record['id']}@{at.strftime(CURSOR_TIME)}"
+
+
+def _order_key(record: dict[str, Any]) -> tuple[datetime, str]:
+    at = as_utc(record.get("next_retry_at"))
+    assert at is not None
+    return at, str(record["id"])
+
+
+def after_cursor(records: list[dict[str, Any]], after: str) -> list[dict[str, Any]]:
+    """The records (in order) after the cursor's place; a bare record id still works while that
+    record is due (cursors printed before the place was part of them)."""
+    from datetime import UTC
+
+    rid, sep, when = after.partition("@")
+    if not sep:
+        ids = [str(r["id"]) for r in records]
+        if after not in ids:
+            raise UsageError(
+                f"--after {after!r}: not a due record", hint="give the cursor a stopped run printed (ID@TIME)"
+            )
+        return records[ids.index(after) + 1 :]
+    try:
+        place = (datetime.strptime(when, CURSOR_TIME).replace(tzinfo=UTC), rid)
+    except ValueError:
+        raise UsageError(
+            f"--after {after!r}: not a cursor (RECORD_ID@{CURSOR_TIME.replace('%', '')})",
+            hint="give the cursor a stopped run printed",
+        ) from None
+    return [r for r in records if _order_key(r) > place]
 
 
 @dataclass(frozen=True)
@@ -36,8 +83,10 @@ class Breaker:
 class Outcome:
     record_id: str
     organization: str
-    result: str  # recovered | declined | refused | gateway_error | unknown
+    result: str  # recovered | declined | refused | gateway_error | unknown | planned (a dry run)
     detail: str = ""
+    amount: int | None = None  # subunits, with currency: the charge (made, or planned by a dry run)
+    currency: str | None = None
 
 
 @dataclass
@@ -51,8 +100,14 @@ class BatchResult:
     resume_command: str | None = None
 
     @property
+    def refused(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.result == "refused"]
+
+    @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.FINDING if self.opened or any(o.result == "unknown" for o in self.outcomes) else ExitCode.OK
+        """1 when the breaker opened, an outcome is unknown, or a record was refused (a human looks)."""
+        problem = self.opened or any(o.result in ("unknown", "refused") for o in self.outcomes)
+        return ExitCode.FINDING if problem else ExitCode.OK
 
 
 def retry_all(
@@ -73,6 +128,7 @@ def retry_all(
     from proaudit_ops.core.dunning.retry import retry_org
     from proaudit_ops.core.recovery.maintenance import maintenance_on
     from proaudit_ops.db.engine import read_only
+    from proaudit_ops.protocols.intents import SEND_GATE, Withheld
 
     if concurrency < 1 or concurrency > 32:
         raise UsageError("--concurrency must be 1-32")
@@ -84,25 +140,46 @@ def retry_all(
     now = now or utcnow()
     with read_only(runtime.engine()) as conn:
         records = [r for r in all_records(conn, "active") if due(r, now)]
-    ids = [str(r["id"]) for r in records]
     if after is not None:
-        if after not in ids:
-            raise UsageError(f"cursor {after} is not a due record", hint="start over: proaudit dunning retry-all --yes")
-        records = records[ids.index(after) + 1 :]
+        records = after_cursor(records, after)
     if limit is not None:
         records = records[:limit]
     result = BatchResult()
     lock = threading.Lock()
+    answered = threading.Condition(lock)
     stop = threading.Event()
     errors = {"run": 0, "total": 0, "tried": 0}
+    sending: set[str] = set()  # records whose charge was sent and whose outcome is not counted yet
+
+    def gate(intent: Intent) -> None:
+        """Right before a POST: wait while K consecutive errors are still possible from the charges
+        in flight; once the breaker opened, send nothing."""
+        rid = str(intent.target)
+        with answered:
+            if rid in sending:  # the same record again after a 429's wait
+                return
+            while not stop.is_set() and errors["run"] + len(sending) >= breaker.consecutive:
+                answered.wait()
+            if stop.is_set():
+                raise Withheld(f"the circuit breaker opened ({result.why}): this charge was not sent")
+            sending.add(rid)
 
     def one(record: dict[str, Any]) -> Outcome:
+        token = SEND_GATE.set(gate)
+        try:
+            return attempt(record)
+        finally:
+            SEND_GATE.reset(token)
+
+    def attempt(record: dict[str, Any]) -> Outcome:
         rid, org = str(record["id"]), str(record["organization"])
         for _ in range(max_429_waits + 1):
             if stop.is_set():
                 return Outcome(rid, org, "skipped")
             try:
                 res = retry_org(runtime, str(record["organization_id"]), options, lambda _p: True, force=True, now=now)
+            except Withheld:
+                return Outcome(rid, org, "skipped")
             except ChargeRateLimited as exc:  # not processed: wait at least Retry-After, then verify and send
                 wait_s = max(float(exc.retry_after or 0.0), min_429_wait)
                 with lock:
@@ -117,13 +194,22 @@ def retry_all(
                 return Outcome(rid, org, "unknown", exc.message)
             except Refused as exc:
                 return Outcome(rid, org, "refused", exc.message)
+            if res.outcome == "planned":  # --dry-run: the plan was made and audited, nothing sent
+                amount, currency = int(record["amount_kobo"]), str(record["currency"])
+                return Outcome(rid, org, "planned", f"would charge {res.reference}", amount, currency)
             status = res.record["status"] if res.record is not None else "?"
             return Outcome(rid, org, "recovered" if status == "recovered" else "declined", res.charge_status or "")
         return Outcome(rid, org, "gateway_error", "429 after every Retry-After wait")
 
     def account(outcome: Outcome) -> None:
+        sending.discard(outcome.record_id)
+        if outcome.result != "skipped":
+            count(outcome)
+        answered.notify_all()  # a gate waiting for this answer (or for the breaker) decides now
+
+    def count(outcome: Outcome) -> None:
         gateway = outcome.result in ("gateway_error", "unknown")
-        errors["tried"] += outcome.result != "skipped"
+        errors["tried"] += 1
         errors["run"] = errors["run"] + 1 if gateway else 0
         errors["total"] += gateway
         if errors["run"] >= breaker.consecutive:
@@ -151,13 +237,14 @@ def retry_all(
                         done_ids.add(outcome.record_id)
                     account(outcome)
     # The cursor: the last record of the longest handled prefix (in order), so nothing is skipped.
+    handled_prefix = 0
     for r in records:
         if str(r["id"]) not in done_ids:
             break
-        result.cursor = str(r["id"])
-    handled_prefix = [str(r["id"]) for r in records].index(result.cursor) + 1 if result.cursor else 0
+        result.cursor = cursor_of(r)
+        handled_prefix += 1
     result.remaining = len(records) - handled_prefix
-    if result.opened or result.remaining:
+    if (result.opened or result.remaining) and not options.dry_run:
         start = result.cursor or after
         result.resume_command = "proaudit dunning retry-all --yes" + (f" --after {start}" if start else "")
     return result

@@ -28,15 +28,17 @@ if TYPE_CHECKING:
     from proaudit_ops.protocols.plan import RowChange
 
 TOUCH_DUNNING = ("last_attempt_at", "updated_at")
-TOUCH_PAYMENT = ("updated_at",)
+TOUCH_NEW_PAYMENT = ("created_at", "updated_at")
 BACKOFF_DAYS = (1, 3, 5)  # after attempt 1, 2, 3+ (the app's dunning schedule)
 PAUSED_REASON = "2FA: the customer must approve the charge at its authorization URL (dunning status shows it)"
 
 
 def effect_of(tx: Transaction) -> Effect:
     data: dict[str, Any] = {"gateway_response": tx.gateway_response or tx.message or ""}
-    if tx.paid_at is not None:
-        data["paid_at"] = tx.paid_at.isoformat()
+    # a charge's answer says transaction_date, not paid_at (reference section 4): a success was paid then
+    paid_at = tx.paid_at or (tx.transaction_date if tx.status == "success" else None)
+    if paid_at is not None:
+        data["paid_at"] = paid_at.isoformat()
     if tx.authorization_url:
         data["authorization_url"] = tx.authorization_url
     ident = str(tx.id) if tx.id is not None else str(tx.reference)
@@ -105,12 +107,19 @@ class ChargeKind:
             authorization_code=str(p["authorization_code"]),
             reference=str(p["reference"]),
             currency=str(p["currency"]),
-            metadata={"dunning_record": str(p["target"]), "attempt": int(p["attempt"])},
+            # the app's contract (core/entitlement.py) first, so its charge.success handler entitles
+            metadata={
+                "organization_id": str(p["organization_id"]),
+                "tier": str(p["tier"]),
+                "billing_cycle": str(p["billing_cycle"]),
+                "dunning_record": str(p["target"]),
+                "attempt": int(p["attempt"]),
+            },
         )
 
     def record(self, guard: ChangeGuard, conn: Connection, intent: Intent, effect: Effect) -> list[RowChange]:
-        """The dunning record, and on success the payment row and the subscription period, as they
-        must be now that Paystack answered (money may have moved: computed from the rows as they are)."""
+        """The dunning record, the charge's own payment row, and on success the subscription period,
+        as they must be now that Paystack answered (computed from the rows as they are)."""
         from proaudit_ops.db.schema import dunning_records as d
         from proaudit_ops.timeutil import utcnow
 
@@ -121,6 +130,9 @@ class ChargeKind:
         values: dict[str, Any] = {"attempt_count": attempt}
         changes: list[RowChange] = []
         reason = str(effect.data.get("gateway_response") or effect.status)
+        payment = payment_change(guard, conn, p, effect, now)
+        if payment is not None:
+            changes.append(payment)
         if effect.status == "success":
             values.update(status="recovered", next_retry_at=None)
             changes.extend(success_changes(guard, conn, p, effect, now))
@@ -157,50 +169,85 @@ def dunning_change(row: dict[str, Any], values: dict[str, Any], touch: tuple[str
     )
 
 
-def success_changes(
+def payment_change(
     guard: ChangeGuard, conn: Connection, p: dict[str, Any], effect: Effect, now: datetime
-) -> list[RowChange]:
-    from proaudit_ops.core.entitlement import Entitlement
-    from proaudit_ops.core.subscriptions.changes import coverage_change
+) -> RowChange | None:
+    """The charge as a payment row of its own, with Paystack's answer (an attempt is history: the
+    failed payment that started the dunning stays as it was). The app may have recorded the
+    reference already (its webhook came first): then that row is brought up to date instead, and
+    left alone when it already says success."""
+    import uuid
+
+    from proaudit_ops.audit.canonical import plain_json
     from proaudit_ops.db.schema import payment_transactions as pt
     from proaudit_ops.protocols.plan import RowChange
 
-    changes: list[RowChange] = []
-    if p.get("payment_id"):
-        pay = guard.lock_rows(conn, pt, pt.c.id == str(p["payment_id"]), expect=1)[0]
-        if pay["status"] != "success" or pay["reference"] != p["reference"]:
-            values: dict[str, Any] = {
-                "status": "success",
-                "reference": str(p["reference"]),  # the row now names the charge that paid it
-                "gateway_response": str(effect.data.get("gateway_response") or "Approved"),
-                "paid_at": effect.data.get("paid_at") or now.isoformat(),
-            }
-            if effect.id.isdigit():
-                values["paystack_transaction_id"] = int(effect.id)
-            changes.append(
-                RowChange(
-                    table="payment_transactions",
-                    key={"id": pay["id"]},
-                    guards={"status": pay["status"], "reference": pay["reference"]},
-                    new_values=values,
-                    before=pay,
-                    label=f"payment {pay['reference']}",
-                    touch=TOUCH_PAYMENT,
-                )
-            )
+    reference = str(p["reference"])
+    status = {"success": "success", "failed": "failed"}.get(effect.status, "pending")  # paused: pending
+    values: dict[str, Any] = {
+        "status": status,
+        "gateway_response": str(effect.data.get("gateway_response") or effect.status),
+        "channel": "card",
+    }
+    if status == "success":
+        values["paid_at"] = effect.data.get("paid_at") or now.isoformat()
+    if effect.id.isdigit():
+        values["paystack_transaction_id"] = int(effect.id)
+    found = guard.lock_rows(conn, pt, pt.c.reference == reference)
+    if found:
+        row = found[0]
+        changed = {k: v for k, v in values.items() if plain_json(row.get(k)) != v}
+        if row["status"] == "success" or not changed:
+            return None
+        return RowChange(
+            table=pt.name,
+            key={"id": row["id"]},
+            guards={"reference": reference, "status": row["status"]},
+            new_values=changed,
+            before=row,
+            label=f"payment {reference}",
+            touch=("updated_at",),
+        )
+    return RowChange(
+        table=pt.name,
+        key={"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"proaudit:payment:{reference}"))},
+        guards={"reference": reference},
+        new_values={
+            "organization_id": str(p["organization_id"]),
+            "reference": reference,
+            "amount_kobo": int(effect.amount if effect.amount is not None else p["amount"]),
+            "currency": str(p["currency"]),
+            **values,
+        },
+        before={},
+        label=f"payment {reference} (the charge)",
+        touch=TOUCH_NEW_PAYMENT,
+        insert=True,
+    )
+
+
+def success_changes(
+    guard: ChangeGuard, conn: Connection, p: dict[str, Any], effect: Effect, now: datetime
+) -> list[RowChange]:
+    """The subscription as the app leaves it on charge.success (core/entitlement.py): the tier and
+    cycle charged for, the period from Paystack's paid_at, never shortened."""
+    from proaudit_ops.core.entitlement import Entitlement, period_end
+    from proaudit_ops.core.subscriptions.changes import coverage_change
+    from proaudit_ops.timeutil import parse_iso
+
+    paid_at = parse_iso(str(effect.data["paid_at"])) if effect.data.get("paid_at") else None
+    start = paid_at or now
     paid_for = Entitlement(
         organization_id=str(p["organization_id"]),
         tier=str(p["tier"]),
         billing_cycle=str(p["billing_cycle"]),
-        period_start=datetime.fromisoformat(str(p["period_start"])),
-        period_end=datetime.fromisoformat(str(p["period_end"])),
-        source="tenant_sku",
+        period_start=start,
+        period_end=period_end(start, str(p["billing_cycle"])),
+        source="metadata",
         payment_reference=str(p["reference"]),
     )
     sku = coverage_change(guard, conn, paid_for, now, label=f"subscription of {p['organization_id']}")
-    if sku is not None:
-        changes.append(sku)
-    return changes
+    return [sku] if sku is not None else []
 
 
 CHARGE = ChargeKind()

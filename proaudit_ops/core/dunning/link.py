@@ -9,9 +9,10 @@ period (`LNK-<subscription>-<period end>`, `-2`, `-3` ... only after a link was 
 - a run cut off after the POST (a crash, a lost answer) is resolved by verifying the reference
   before anything else; an outcome that cannot be determined exits 5;
 - the plan (shown, --dry-run, confirmation or --yes, audited) stops automatic retries of the
-  record while the link is open (a charge and a paid link would take the money twice) and names
-  the record's payment row by the link's reference, pending, so the app's charge.success handler
-  settles and entitles it (the metadata says organization, tier and billing cycle).
+  record while the link is open (a charge and a paid link would take the money twice) and adds a
+  pending payment row under the link's reference (the failed payment stays as it was), as the
+  app's checkout does, so its charge.success handler settles and entitles it (the metadata says
+  organization, tier and billing cycle).
 
 Refused (exit 4): maintenance mode on (unless --force), no active dunning record, no subscription.
 """
@@ -196,7 +197,6 @@ def link_params(state: OrgDunning, record: dict[str, Any], reference: str, email
             "billing_cycle": str(state.sku["billing_cycle"]),
             "dunning_record": str(record["id"]),
         },
-        "payment_id": str(record["payment_transaction_id"]) if record["payment_transaction_id"] else None,
     }
 
 

@@ -2,8 +2,8 @@
 
 params (stored on the intent, reviewed in the plan): target (dunning record id), reference (the
 link reference, derived from subscription + period), organization_id, email, amount, currency,
-metadata (what the app's charge.success handler entitles: organization_id, tier, billing_cycle),
-payment_id; after Paystack answered, authorization_url and access_code (saved by `keep` as soon
+metadata (what the app's charge.success handler entitles: organization_id, tier, billing_cycle);
+after Paystack answered, authorization_url and access_code (saved by `keep` as soon
 as the answer arrives: Paystack never hands a checkout URL out again).
 
 `find` is GET /transaction/verify/REFERENCE: an initialized, unpaid link is a transaction Paystack
@@ -71,8 +71,8 @@ class LinkKind:
         return dict(effect.data)  # the URL and access code: Paystack never hands them out again
 
     def record(self, guard: ChangeGuard, conn: Connection, intent: Intent, effect: Effect) -> list[RowChange]:
-        """The dunning record (no automatic retry while the link is open) and its payment row (named
-        by the link's reference, pending: the app's charge.success handler settles and entitles it)."""
+        """The dunning record (no automatic retry while the link is open) and the link's own payment
+        row (pending: the app's charge.success handler settles and entitles it)."""
         if effect.status == LOST:
             return []  # nothing to send: the rows stay as they are, the caller makes the next link
         remember(conn, intent.op_key, self.keep(intent, effect))
@@ -85,8 +85,13 @@ def _url_data(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def link_changes(guard: Any, conn: Connection, p: dict[str, Any]) -> list[RowChange]:
-    """The rows a link changes, computed from the rows as they are now (plan and record alike)."""
-    from proaudit_ops.core.dunning.kind import dunning_change
+    """The rows a link changes, computed from the rows as they are now (plan and record alike): the
+    dunning record (no automatic retry while the link is open) and a pending payment row of its own
+    under the link's reference, as the app's checkout records one (the failed payment stays as it
+    was), so its charge.success handler settles and entitles it. Already recorded: left alone."""
+    import uuid
+
+    from proaudit_ops.core.dunning.kind import TOUCH_NEW_PAYMENT, dunning_change
     from proaudit_ops.db.schema import dunning_records as d
     from proaudit_ops.db.schema import payment_transactions as pt
     from proaudit_ops.protocols.plan import RowChange
@@ -95,25 +100,25 @@ def link_changes(guard: Any, conn: Connection, p: dict[str, Any]) -> list[RowCha
     row = guard.lock_rows(conn, d, d.c.id == str(p["target"]), expect=1)[0]
     values = {"next_retry_at": None, "last_failure_reason": link_reason(reference, str(p["email"]))}
     changes: list[RowChange] = [dunning_change(row, values, TOUCH)]
-    if p.get("payment_id"):
-        pay = guard.lock_rows(conn, pt, pt.c.id == str(p["payment_id"]), expect=1)[0]
-        if pay["status"] != "success" and pay["reference"] != reference:
-            changes.append(
-                RowChange(
-                    table="payment_transactions",
-                    key={"id": pay["id"]},
-                    guards={"status": pay["status"], "reference": pay["reference"]},
-                    new_values={
-                        "status": "pending",
-                        "reference": reference,
-                        "paystack_transaction_id": None,
-                        "gateway_response": None,
-                    },
-                    before=pay,
-                    label=f"payment {pay['reference']}",
-                    touch=TOUCH,
-                )
+    if not guard.lock_rows(conn, pt, pt.c.reference == reference):
+        changes.append(
+            RowChange(
+                table=pt.name,
+                key={"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"proaudit:payment:{reference}"))},
+                guards={"reference": reference},
+                new_values={
+                    "organization_id": str(p["organization_id"]),
+                    "reference": reference,
+                    "status": "pending",
+                    "amount_kobo": int(p["amount"]),
+                    "currency": str(p["currency"]),
+                },
+                before={},
+                label=f"payment {reference} (the link)",
+                touch=TOUCH_NEW_PAYMENT,
+                insert=True,
             )
+        )
     return changes
 
 

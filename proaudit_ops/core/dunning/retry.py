@@ -85,10 +85,10 @@ def refusal(state: OrgDunning, record: dict[str, Any] | None, now: datetime) -> 
 
 
 def _sku_period(sku: dict[str, Any], now: datetime) -> tuple[datetime, datetime]:
-    from proaudit_ops.sandbox.billing_app import add_period
+    from proaudit_ops.core.entitlement import period_end
 
     start = as_utc(sku.get("current_period_end")) or now
-    return start, add_period(start, str(sku["billing_cycle"]))
+    return start, period_end(start, str(sku["billing_cycle"]))
 
 
 def authorization_for(runtime: Runtime, state: OrgDunning, conn: Connection) -> str | None:

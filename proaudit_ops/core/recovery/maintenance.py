@@ -51,6 +51,7 @@ class MaintenanceState:
     action: str | None = None
     before: list[KeyState] = field(default_factory=list)
     audit_seq: int | None = None
+    plan: str = ""  # what a dry run (or a declined confirmation) would have done
 
     @property
     def exit_code(self) -> ExitCode:
@@ -125,11 +126,16 @@ def turn_on(
     ttl_ms = int(ttl.total_seconds() * 1000)
     store = runtime.kv()
     before = store.read(KEYS)
-    summary = f"set {MODE_KEY}={ON_VALUE} and {MESSAGE_KEY} for {int(ttl.total_seconds())} s in {store.label}"
+    summary = (
+        f"set {MODE_KEY}={ON_VALUE} and {MESSAGE_KEY}={json.dumps(text)} for {int(ttl.total_seconds())} s"
+        f" in {store.label}"
+    )
     details = {"message": text, "ttl_s": int(ttl.total_seconds())}
     decided = _gate(runtime, options, confirm, ACTION_ON, summary, details)
     if decided != "go":
-        return MaintenanceState(store.label, _is_on(before), _states(before), decided, "on", _states(before))
+        return MaintenanceState(
+            store.label, _is_on(before), _states(before), decided, "on", _states(before), plan=summary
+        )
     for _ in range(_SWAP_ATTEMPTS):
         before = store.read(KEYS)
         now = store.now_ms()
@@ -182,9 +188,12 @@ def turn_off(runtime: Runtime, options: ApplyOptions, confirm: Confirm) -> Maint
         return MaintenanceState(store.label, False, _states(before), "nothing", "off", _states(before))
     saved = _saved(before[PREVIOUS_KEY].value)
     what = "restore the values saved by `maintenance on`" if saved else f"delete {MODE_KEY} and {MESSAGE_KEY}"
-    decided = _gate(runtime, options, confirm, ACTION_OFF, f"{what} in {store.label}", {"restore": bool(saved)})
+    summary = f"{what} in {store.label}"
+    decided = _gate(runtime, options, confirm, ACTION_OFF, summary, {"restore": bool(saved)})
     if decided != "go":
-        return MaintenanceState(store.label, _is_on(before), _states(before), decided, "off", _states(before))
+        return MaintenanceState(
+            store.label, _is_on(before), _states(before), decided, "off", _states(before), plan=summary
+        )
     for _ in range(_SWAP_ATTEMPTS):
         before = store.read(KEYS)
         saved = _saved(before[PREVIOUS_KEY].value)

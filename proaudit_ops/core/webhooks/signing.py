@@ -96,7 +96,7 @@ def check_signature(body: bytes, signature: str, secret_key: str) -> SignatureCh
             **common,
         )
     if verify_signature(body, header, secret_key):
-        return SignatureCheck(SignatureVerdict.VALID, "valid: signed with the configured secret key", None, **common)
+        return SignatureCheck(SignatureVerdict.VALID, "signed with the configured secret key", None, **common)
     if secret_key != secret_key.strip() and verify_signature(body, header, secret_key.strip()):
         return SignatureCheck(
             SignatureVerdict.KEY_WHITESPACE,
