@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import signal
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy import select, text
 
 from proaudit_ops.core.dunning.batch import Breaker
 from proaudit_ops.core.dunning.retry import charge_reference
+from proaudit_ops.core.entitlement import period_end
 from proaudit_ops.timeutil import as_utc, utcnow
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -76,11 +77,16 @@ def assert_db_agrees(served: Served, name: str, before: dict[str, Any], sim_tx: 
     assert rec["id"] == before["record"]["id"]
     assert rec["status"] == "recovered" and rec["next_retry_at"] is None
     assert rec["attempt_count"] == before["record"]["attempt_count"] + 1
-    assert pay["status"] == "success" and pay["reference"] == ref
-    assert pay["paystack_transaction_id"] == int(sim_tx["id"])
+    assert pay["status"] == before["payment"]["status"] == "failed"  # the failed renewal stays history
+    with served.billing.connect() as conn:
+        charge = conn.execute(text("SELECT * FROM payment_transactions WHERE reference = :r"), {"r": ref}).mappings()
+        paid = dict(charge.one())  # the charge is a payment row of its own, once
+    assert paid["status"] == "success" and paid["organization_id"] == rec["organization_id"]
+    assert paid["paystack_transaction_id"] == int(sim_tx["id"]) and paid["amount_kobo"] == int(sim_tx["amount"])
     intent = charge_intents(served)[f"charge:{ref}"]
     assert intent["state"] == "done" and intent["external_id"] == str(sim_tx["id"])
-    paid_to = as_utc(datetime.fromisoformat(json.loads(intent["params"])["period_end"]))
+    # entitled as the app entitles on charge.success: the period starts at Paystack's paid_at
+    paid_to = period_end(as_utc(paid["paid_at"]), str(sku["billing_cycle"]))  # type: ignore[arg-type]
     assert as_utc(sku["current_period_end"]) == paid_to
     assert paid_to > (as_utc(before["sku"]["current_period_end"]) or utcnow() - timedelta(days=1))
 
