@@ -35,8 +35,8 @@ GOOD: dict[str, list[list[str]]] = {
     "dunning-storm": [
         ["dunning", "list", "--state", "active"],
         ["recovery", "health"],
-        ["dunning", "preview", "--days", "1"],  # retry-all's dry run: what it charges, nothing changed
-        ["dunning", "retry-all", "--concurrency", "1", "--yes"],
+        ["dunning", "retry-all", "--dry-run"],  # every due charge planned, nothing sent
+        ["dunning", "retry-all", "--yes"],  # the default concurrency
         ["dunning", "list", "--state", "active"],
     ],
 }

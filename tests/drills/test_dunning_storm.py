@@ -40,7 +40,7 @@ def test_the_storm_is_many_records_due_at_once_after_gateway_errors() -> None:
 
 def test_a_bounded_retry_all_recovers_the_storm_and_leaves_the_refused_cards_alone() -> None:
     assert cli("drill", "run", "dunning-storm").exit_code == 0
-    ran = cli("dunning", "retry-all", "--concurrency", "1", "--yes")
+    ran = cli("dunning", "retry-all", "--concurrency", "4", "--yes")
     assert ran.exit_code == 0, ran.stdout + ran.stderr
     records = _records()
     declined = {s.name for s in STORM if s.card_failure == "Declined"}

@@ -106,7 +106,8 @@ DRILLS: dict[str, Drill] = {
                 "proaudit dunning list --state active",
                 "proaudit recovery health",
                 "proaudit dunning preview --days 1",
-                "proaudit dunning retry-all --concurrency 4 --yes",
+                "proaudit dunning retry-all --dry-run",
+                "proaudit dunning retry-all --yes",
                 "proaudit dunning list --state active",
             ),
         ),
@@ -117,6 +118,6 @@ DRILLS: dict[str, Drill] = {
 BULK = frozenset(
     {"payments stuck", "webhooks retry-failed", "webhooks gaps", "subscriptions activate", "dunning retry-all"}
 )
-# A read-only command that shows what a bulk change would do, for one that has no --dry-run of its own:
+# A read-only command that also shows what a bulk change would do (besides its own --dry-run):
 # `dunning preview` lists what the schedule charges now and the money at stake, and changes nothing.
 REHEARSALS: dict[str, frozenset[str]] = {"dunning retry-all": frozenset({"dunning preview"})}
