@@ -38,6 +38,11 @@ documented exception, never a skip. The inconsistencies found (and how each is h
    `signature` non-null strings where list makes them nullable (a bank transfer has neither).
    List makes `paid_at` nullable but `paidAt` not; verify's `metadata` is `anyOf string|object`
    but null in Paystack's samples for a transaction initialized without metadata.
+9. POST /transaction/charge_authorization describes only the "Charge attempted" answer. The 2FA
+   "paused" answer of Paystack's recurring-charges two-factor page (reference section 4: status
+   true, "Please, redirect your customer to the authorization url provided", data with
+   authorization_url, reference, access_code and paused: true, none of the transaction's fields)
+   is not in the description: data may be either shape, the paused one checked field by field.
 """
 
 from __future__ import annotations
@@ -66,6 +71,19 @@ CURSOR_META: dict[str, Any] = {
         "next": NULLABLE_STRING,
         "previous": NULLABLE_STRING,
         "perPage": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+    },
+}
+
+
+PAUSED_CHARGE: dict[str, Any] = {
+    "type": "object",
+    "required": ["authorization_url", "reference", "access_code", "paused"],
+    "additionalProperties": False,
+    "properties": {
+        "authorization_url": {"type": "string", "pattern": "^https://"},
+        "reference": {"type": "string"},
+        "access_code": {"type": "string"},
+        "paused": {"type": "boolean", "enum": [True]},
     },
 }
 
@@ -111,6 +129,7 @@ ALLOWANCES: tuple[Allowance, ...] = (
         why="the enum Error.code carries belongs to type (1)",
     ),
     Allowance("transaction_list", ("meta",), also=CURSOR_META, why="cursor pagination meta (2)"),
+    Allowance("transaction_chargeAuthorization", ("data",), also=PAUSED_CHARGE, why="the 2FA paused answer (9)"),
     Allowance("transaction_list", ("data", "[]", "metadata"), replace=METADATA, why="as verify says (3)"),
     *(Allowance(_FETCH, ("data", name), nullable=True, why=_FETCH_WHY) for name in ("paid_at", "paidAt", "fees")),
     Allowance(_FETCH, ("data", "ip_address"), nullable=True, why=_FETCH_WHY),

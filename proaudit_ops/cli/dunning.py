@@ -118,6 +118,54 @@ def retry(
     run(ctx, call, _render_retry, exit_code=lambda r: r.exit_code)
 
 
+def _email(value: str | None) -> str | None:
+    from proaudit_ops.core.dunning.link import check_email
+
+    if value is None:
+        return None
+    try:
+        return check_email(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--email") from None
+
+
+@app.command("link")
+def link(
+    ctx: typer.Context,
+    org: Org,
+    email: Annotated[
+        str | None,
+        typer.Option(
+            "--email", callback=_email, help="The customer email for the checkout (default: the billing email)."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Create the link even while maintenance mode is on.")] = False,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    live: Live = False,
+    plan_out: PlanOut = None,
+) -> None:
+    """A Paystack payment link for what ORG's active dunning record owes (a second call: the same link).
+
+    Automatic retries of the record stop while the link is open. Exit 0 with the link, 4 refused
+    (nothing owed, maintenance on, no --yes), 5 outcome unknown (rerun: it verifies the reference first).
+
+    \b
+    Examples:
+      proaudit dunning link "Sahel Agro Cooperative" --dry-run
+      proaudit dunning link "Sahel Agro Cooperative" --yes
+      proaudit dunning link nnamdi --email accounts@nnamdisons.ng --yes --json
+    """
+    from proaudit_ops.cli.confirm import confirm
+    from proaudit_ops.core.dunning.link import LinkResult, link_org
+
+    def call(rt: Runtime) -> LinkResult:
+        options = apply_options(rt, dry_run=dry_run, yes=yes, live=live, plan_out=plan_out)
+        return link_org(rt, org, email, options, confirm, force=force)
+
+    run(ctx, call, _render_link, exit_code=lambda r: r.exit_code)
+
+
 @app.command("extend")
 def extend(
     ctx: typer.Context,
@@ -231,6 +279,13 @@ def _render_status(result: object) -> None:
     out.print(table)
     for i in s.intents:
         out.print(f"  charge {i.params['reference']}: intent {i.state} (Paystack {i.external_id or '—'})", markup=False)
+        if i.params.get("authorization_url"):
+            out.print("  its 2FA approval URL (for the customer):", markup=False)
+            out.print(f"  {i.params['authorization_url']}", markup=False, soft_wrap=True, overflow="ignore", crop=False)
+    for i in s.links:
+        out.print(f"  payment link {i.params['reference']} for {i.params['email']}: intent {i.state}", markup=False)
+        if i.params.get("authorization_url"):
+            out.print(f"  {i.params['authorization_url']}", markup=False, soft_wrap=True, overflow="ignore", crop=False)
 
 
 def _render_failures(result: object) -> None:
@@ -339,6 +394,41 @@ def _render_retry(result: object) -> None:
             f"{result.charge_status or '—'}",
             markup=False,
         )
+        url = i.params.get("authorization_url")
+        if url and result.record is not None and result.record["status"] == "active":
+            out.print("paused: the customer must approve the charge at this URL (send it to them):", markup=False)
+            out.print(str(url), markup=False, soft_wrap=True, overflow="ignore", crop=False)
+
+
+def _render_link(result: object) -> None:
+    from proaudit_ops.cli import render
+    from proaudit_ops.core.dunning.link import LinkResult
+
+    assert isinstance(result, LinkResult)
+    out = render.console()
+    for note in result.notes:
+        out.print(f"{result.organization}: {note}", markup=False)
+    if result.guard is not None:
+        render_guard_result(result.guard, show_sql=False)
+    money = render.amount(result.amount.subunits, result.amount.currency)
+    if result.authorization_url is None:
+        if result.outcome == "planned":
+            out.print(f"{result.organization}: link {result.reference} for {money} not created (dry run)", markup=False)
+        return
+    state = {
+        "created": "new payment link",
+        "open": "open payment link",
+        "resumed": "new payment link (the cut-off run's)",
+        "paid": "PAID payment link",
+    }
+    out.print(
+        f"{result.organization}: {state.get(result.outcome, result.outcome)} {result.reference} · {money} · "
+        f"for {result.email}",
+        markup=False,
+    )
+    out.print(result.authorization_url, markup=False, soft_wrap=True, overflow="ignore", crop=False)
+    if result.outcome != "paid":
+        out.print("send this URL to the customer; rerun this command to check it (no second link)", markup=False)
 
 
 def _render_batch(result: object) -> None:

@@ -16,6 +16,10 @@ DESIGN.md "External side effects exactly once", Brandur Leach's atomic phases:
    what happened, never refuse as stale), the intent `done` with the effect's id, the `applied`
    audit record with external_ids, all in one transaction.
 
+A kind may also define `keep(intent, effect) -> dict`: what only Paystack's answer carries (a
+checkout URL Paystack never hands out again), merged into the intent's params in a transaction of
+its own as soon as the answer arrives, before `<kind>:after_post`.
+
 Crash points `<kind>:after_intent`, `<kind>:before_post`, `<kind>:after_post`, `<kind>:after_record`.
 Kinds register by name in KINDS (a dotted path, imported when a plan or an intent names it), so
 `proaudit apply PLAN` and `resume` need no import of the domain code they run.
@@ -64,6 +68,7 @@ SEND_GATE: ContextVar[Callable[[Intent], None] | None] = ContextVar("proaudit_se
 KINDS: dict[str, str] = {
     "refund": "proaudit_ops.core.refunds.kind:REFUND",
     "charge": "proaudit_ops.core.dunning.kind:CHARGE",
+    "link": "proaudit_ops.core.dunning.link_kind:LINK",
 }
 
 
@@ -381,6 +386,11 @@ def _drive(guard: ChangeGuard, kind: IntentKind, intent: Intent, plan: Plan | No
                 raise Refused(f"Paystack refused the {kind.name}: {exc.message}", hint=exc.hint) from None
             raise
         posted = True
+        keep = getattr(kind, "keep", None)
+        saved = keep(intent, effect) if keep is not None else None
+        if saved:
+            with guard.tx() as conn:
+                remember(conn, intent.op_key, saved)
         crash_point(f"{kind.name}:after_post")
     result = _finish(guard, kind, intent, effect, plan, posted)
     crash_point(f"{kind.name}:after_record")
@@ -443,6 +453,17 @@ def _claimed(engine: Engine, intent: Intent) -> set[str]:
             for i in intents_for(conn, intent.target, intent.kind)
             if i.external_id is not None and i.op_key != intent.op_key
         }
+
+
+def remember(conn: Connection, op_key: str, data: dict[str, Any]) -> None:
+    """Merge `data` into the intent's params (what a kind's `keep` saves from Paystack's answer)."""
+    if not data:
+        return
+    row = conn.execute(select(T.c.params).where(T.c.op_key == op_key)).first()
+    if row is None:
+        return
+    params = {**json.loads(row[0]), **plain_json(data)}
+    _set(conn, op_key, params=json.dumps(params, sort_keys=True), updated_at=utcnow())
 
 
 def _set(conn: Connection, op_key: str, **values: Any) -> None:

@@ -1,4 +1,4 @@
-"""The sandbox's demo tenants, as data: seventeen organizations and their payments.
+"""The sandbox's demo tenants, as data: nineteen organizations and their payments.
 
 Deterministic: ids are UUIDv5 of fixed names, Paystack ids fixed integers, and every time is
 an offset from the `now` the seeder is given. seed.py turns this into rows for the billing
@@ -52,6 +52,12 @@ SEEDED_REFERENCES: dict[str, str] = {
                         "recorded here): 10,000,000 left (Owerri Tech Hub)",
     "PSK-EXPIRING-0001": "success in both, paid 26 days ago: the monthly period ends within 7 days "
                          "(Yola Water Services)",
+    # The dunning cases Paystack answers with "do not retry now" (issue 8).
+    "PSK-REGULATED-0001": "failed in both (Declined); dunning active 1/4, next retry tomorrow; the card is regulated: "
+                          "a retry answers \"Charge attempt cannot be fulfilled until 1440 minutes\" "
+                          "(Kano Textile Mills)",
+    "PSK-2FA-0001": "failed in both (Declined); dunning active 1/4, next retry tomorrow; the card's bank wants 2FA: "
+                    "a retry pauses with an authorization URL for the customer (Enugu Pharmacy Group)",
 }
 # fmt: on
 
@@ -84,6 +90,7 @@ class Org:
     state: str  # active | past_due (period over, still is_active) | trial | cancelled
     card: tuple[str, str, str, str, str] | None  # bin, last4, brand, bank, exp_year
     card_failure: str | None = None  # what charging the saved card answers (None = success)
+    card_2fa: bool = False  # charging the saved card pauses for the customer's 2FA approval
 
     @property
     def id(self) -> str:
@@ -105,6 +112,9 @@ class Org:
     def authorization_code(self) -> str:
         return "AUTH_" + stable_hex("auth/" + self.slug, 10)
 
+
+# Paystack's card regulation (reference section 4): the card may be charged once per 24 h.
+REGULATED_ANSWER = "Charge attempt cannot be fulfilled until 1440 minutes"
 
 # fmt: off
 ORGS: tuple[Org, ...] = (
@@ -147,6 +157,13 @@ ORGS: tuple[Org, ...] = (
         "professional", "monthly", 16, "active", ("408408", "1177", "visa", "Providus Bank", "2031")),
     Org("yola", "Yola Water Services", "accounts@yolawater.ng", "Hauwa", "Jibril",
         "core", "monthly", 17, "active", ("539923", "9046", "mastercard", "Keystone Bank", "2030")),
+    # Added for dunning (issue 8): Paystack's do-not-retry answers, one organization each.
+    Org("kano", "Kano Textile Mills", "accounts@kanotextiles.ng", "Sani", "Musa",
+        "core", "monthly", 18, "past_due", ("506099", "5132", "verve", "Unity Bank", "2029"),
+        REGULATED_ANSWER),
+    Org("enugu", "Enugu Pharmacy Group", "billing@enugupharmacy.ng", "Chioma", "Eze",
+        "professional", "monthly", 19, "past_due", ("539983", "6048", "mastercard", "Ecobank", "2030"),
+        card_2fa=True),
 )
 # fmt: on
 ORG_BY_SLUG = {org.slug: org for org in ORGS}
@@ -242,6 +259,11 @@ PAYMENTS: tuple[Pay, ...] = (
         inbox=("received", 0, None)),
     Pay("PSK-NOTENT-0001", "tunde", PRO, "success", "success", _d(6), entry=CHECKOUT, channel="bank_transfer",
         inbox=OK_EVENT, batch=2),
+    # issue 8: a regulated card and a card that needs 2FA, each with its last paid month and a failed renewal
+    Pay("PSK-HIST-0013", "kano", CORE, "success", "success", _d(38), inbox=OK_EVENT, batch=3),
+    Pay("PSK-REGULATED-0001", "kano", CORE, "failed", "failed", _d(7), failure="Declined", batch=3),
+    Pay("PSK-HIST-0014", "enugu", PRO, "success", "success", _d(39), inbox=OK_EVENT, batch=3),
+    Pay("PSK-2FA-0001", "enugu", PRO, "failed", "failed", _d(8), failure="Declined", batch=3),
 )
 
 # Refunds the app recorded that Paystack never made: reference -> amount recorded (no sim_refunds row).
@@ -283,6 +305,9 @@ DUNNING: tuple[tuple[str, str, str, int, timedelta | None, str], ...] = (
     ("sahel", "PSK-FAILED-0002", "active", 2, -_d(hours=1), "Declined"),
     ("obi", "PSK-HIST-0012", "exhausted", 4, None, "Insufficient Funds"),
     ("adaeze", "PSK-HIST-0001", "recovered", 1, None, "Insufficient Funds"),
+    # next retry tomorrow (not due now, so the dunning-storm drill's "due now" is its own); `dunning retry` runs them
+    ("kano", "PSK-REGULATED-0001", "active", 1, _d(hours=20), "Declined"),
+    ("enugu", "PSK-2FA-0001", "active", 1, _d(hours=22), "Declined"),
 )
 # fmt: on
 PAY_BY_REF = {p.ref: p for p in PAYMENTS}

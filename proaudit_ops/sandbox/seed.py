@@ -159,6 +159,7 @@ def build_dataset(now: datetime) -> Dataset:
                     "customer": dumps(_customer(org)),
                     "authorization": dumps(_card_authorization(org)),
                     "failure": org.card_failure,
+                    "requires_2fa": org.card_2fa,
                 }
             )
     _add_refund(ds, sims["PSK-REFUNDED-0001"])

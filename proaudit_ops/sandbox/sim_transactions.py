@@ -34,6 +34,7 @@ from proaudit_ops.sandbox.wsgi import Request, Response, json_response, parse_fo
 
 REFERENCE_RE = re.compile(r"[A-Za-z0-9\-.=]{1,100}")
 CURRENCIES = ("NGN", "USD", "GHS", "ZAR", "KES")
+PAUSED_MESSAGE = "Please, redirect your customer to the authorization url provided"
 DUPLICATE_REFERENCE = shapes.validation_error(
     "Duplicate Transaction Reference",
     code="duplicate_reference",
@@ -405,7 +406,8 @@ def charge_authorization(ctx: SimContext, request: Request, _params: Mapping[str
         if _reference_taken(conn, reference):
             return json_response(400, DUPLICATE_REFERENCE)
         failure = auth["failure"]
-        status = "failed" if failure else "success"
+        paused = bool(auth["requires_2fa"]) and not failure
+        status = "ongoing" if paused else "failed" if failure else "success"
         customer = loads(auth["customer"])
         values = {
             "id": next_id(conn, sim_transactions, FIRST_TRANSACTION_ID),
@@ -414,11 +416,11 @@ def charge_authorization(ctx: SimContext, request: Request, _params: Mapping[str
             "amount": amount,
             "requested_amount": amount,
             "currency": currency,
-            "gateway_response": failure or "Approved",
+            "gateway_response": failure or ("Pending 2FA authorization" if paused else "Approved"),
             "message": None,
             "channel": "card",
             "ip_address": None,
-            "fees": 0 if failure else shapes.paystack_fees(amount, currency),
+            "fees": 0 if failure or paused else shapes.paystack_fees(amount, currency),
             "customer_id": int(customer["id"]),
             "customer_email": str(customer["email"]).lower(),
             "customer": dumps(customer),
@@ -426,11 +428,20 @@ def charge_authorization(ctx: SimContext, request: Request, _params: Mapping[str
             "metadata": dumps(body.get("metadata")) if body.get("metadata") is not None else None,
             "log": dumps(shapes.make_log(ctx.now, status=status, channel="card", failure=failure)),
             "source": dumps(_source("charge_authorization")),
-            "paid_at": None if failure else ctx.now,
+            "paid_at": None if failure or paused else ctx.now,
             "created_at": ctx.now,
             "updated_at": ctx.now,
         }
         conn.execute(sim_transactions.insert().values(**values))
+    if paused:  # reference section 4: the charge is not done until the customer approves it
+        access_code = uuid.uuid4().hex[:15]
+        data = {
+            "authorization_url": f"https://checkout.paystack.com/resume/{access_code}",
+            "reference": reference,
+            "access_code": access_code,
+            "paused": True,
+        }
+        return json_response(200, shapes.ok(PAUSED_MESSAGE, data))
     return json_response(200, shapes.ok("Charge attempted", shapes.render_transaction(values, ctx.domain, "charge")))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Connection,
     Engine,
@@ -72,6 +73,8 @@ sim_authorizations = Table(
     Column("customer", Text, nullable=False),  # JSON object
     Column("authorization", Text, nullable=False),  # JSON object
     Column("failure", Text, nullable=True),  # e.g. "Insufficient Funds"; None = charges succeed
+    # the card's bank asks the customer to approve each charge (2FA): charges answer `paused`
+    Column("requires_2fa", Boolean, nullable=False, default=False),
 )
 
 sim_refunds = Table(

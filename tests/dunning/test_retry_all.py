@@ -24,8 +24,15 @@ CHARGE = "/transaction/charge_authorization"
 def _setup(home: Path) -> object:
     cli("dunning", "status", "nnamdi")  # seeds the sandbox
     engine = create_engine(f"sqlite:///{sandbox_db(home)}")
-    with engine.begin() as conn:  # both active records due now
+    with engine.begin() as conn:  # Sahel's and Nnamdi's records due now; the regulated and 2FA seeds not this week
         conn.execute(text("UPDATE dunning_records SET next_retry_at = :t WHERE status = 'active'"), {"t": utcnow()})
+        conn.execute(
+            text(
+                "UPDATE dunning_records SET next_retry_at = :t WHERE organization_id IN "
+                "(SELECT id FROM organizations WHERE name IN ('Kano Textile Mills', 'Enugu Pharmacy Group'))"
+            ),
+            {"t": utcnow() + timedelta(days=30)},
+        )
     return engine
 
 

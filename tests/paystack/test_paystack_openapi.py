@@ -45,6 +45,7 @@ def test_every_allowance_still_names_a_node_of_the_description() -> None:
         "transaction_fetch": ("GET", "/transaction/1", 200),
         "refund_list": ("GET", "/refund", 200),
         "refund_fetch": ("GET", "/refund/1", 200),
+        "transaction_chargeAuthorization": ("POST", "/transaction/charge_authorization", 200),
     }
     assert {allowance.operation for allowance in ALLOWANCES} == set(where)
     assert all(allowance.why for allowance in ALLOWANCES)

@@ -34,7 +34,7 @@ def test_status_lists_the_seeded_references(isolated_env: Path) -> None:
     result = CliRunner().invoke(_root(), ["sandbox", "status"])
     assert result.exit_code == 0, result.output
     assert "PSK-STUCK-0001" in result.output
-    assert "organizations: 17" in result.output
+    assert "organizations: 19" in result.output
     assert (isolated_env / "sandbox.db").exists()
 
 
@@ -43,7 +43,7 @@ def test_reset_json_envelope(isolated_env: Path) -> None:
     assert result.exit_code == 0, result.output
     envelope = json.loads(result.stdout)
     assert envelope["command"] == "sandbox reset"
-    assert envelope["data"]["organizations"] == 17
+    assert envelope["data"]["organizations"] == 19
     assert envelope["data"]["payments_by_status"]["pending"] == 7
 
 

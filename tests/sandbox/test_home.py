@@ -35,9 +35,9 @@ def test_ensure_creates_the_folder_and_seeds_once(tmp_path: Path) -> None:
     try:
         assert path.exists()
         first = sandbox_summary(engine, path)
-        assert first.organizations == 17
+        assert first.organizations == 19
         assert first.payments_by_status["pending"] == 7
-        assert first.inbox_by_status == {"failed": 3, "processed": 21, "received": 1}
+        assert first.inbox_by_status == {"failed": 3, "processed": 23, "received": 1}
         assert first.paystack_by_status["reversed"] == 2
         assert first.refunds == 3
         assert "PSK-STUCK-0001" in first.references
@@ -47,7 +47,7 @@ def test_ensure_creates_the_folder_and_seeds_once(tmp_path: Path) -> None:
     try:
         second = sandbox_summary(again, path)
         assert second.seeded_at == first.seeded_at
-        assert _count(again, organizations) == 17
+        assert _count(again, organizations) == 19
         assert _count(again, sim_transactions) == sum(first.paystack_by_status.values())
     finally:
         again.dispose()
@@ -73,7 +73,7 @@ def test_racing_processes_seed_once(tmp_path: Path) -> None:
         thread.join()
     assert errors == []
     try:
-        assert _count(engines[0], organizations) == 17
+        assert _count(engines[0], organizations) == 19
         with engines[0].connect() as conn:
             assert conn.execute(select(func.count()).select_from(sim_meta)).scalar() == 2
     finally:

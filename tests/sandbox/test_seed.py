@@ -52,6 +52,8 @@ EXPECTED_SIDES = {
     "PSK-PSREFUNDED-0001": ("success", "reversed"),
     "PSK-PARTIAL-0001": ("success", "success"),
     "PSK-EXPIRING-0001": ("success", "success"),
+    "PSK-REGULATED-0001": ("failed", "failed"),
+    "PSK-2FA-0001": ("failed", "failed"),
 }
 
 

@@ -101,6 +101,31 @@ def test_charge_authorization_success_and_failure(paystack: httpx.Client, org: s
     _checked(paystack.get(f"/transaction/{verified['data']['id']}"))  # type: ignore[index]
 
 
+def test_a_2fa_card_pauses_the_charge_as_paystack_documents(paystack: httpx.Client) -> None:
+    seeded = ORG_BY_SLUG["enugu"]
+    body = {
+        "email": seeded.email,
+        "amount": 15_000_000,
+        "authorization_code": seeded.authorization_code,
+        "reference": "DUN-enugu-contract",
+    }
+    paused = _checked(paystack.post("/transaction/charge_authorization", json=body))
+    assert paused["message"] == "Please, redirect your customer to the authorization url provided"
+    data = paused["data"]
+    assert isinstance(data, dict) and data["paused"] is True and data["reference"] == "DUN-enugu-contract"
+    assert str(data["authorization_url"]).endswith(str(data["access_code"]))
+    verified = _checked(paystack.get("/transaction/verify/DUN-enugu-contract"))
+    assert verified["data"]["status"] == "ongoing"  # type: ignore[index]  # not charged until approved
+    again = paystack.post("/transaction/charge_authorization", json=body)
+    assert again.status_code == 400 and again.json()["code"] == "duplicate_reference"
+    _checked(again)
+
+
+def test_a_paused_answer_missing_a_field_is_caught() -> None:
+    body = {"status": True, "message": "m", "data": {"reference": "R", "access_code": "a", "paused": True}}
+    assert response_errors("POST", "/transaction/charge_authorization", 200, body) != []
+
+
 def test_refunds_created_listed_and_fetched(paystack: httpx.Client) -> None:
     txn_id = _checked(paystack.get("/transaction/verify/PSK-REFUND-0001"))["data"]["id"]  # type: ignore[index]
     partial = _checked(

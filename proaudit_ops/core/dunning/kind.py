@@ -30,13 +30,15 @@ if TYPE_CHECKING:
 TOUCH_DUNNING = ("last_attempt_at", "updated_at")
 TOUCH_NEW_PAYMENT = ("created_at", "updated_at")
 BACKOFF_DAYS = (1, 3, 5)  # after attempt 1, 2, 3+ (the app's dunning schedule)
-PAUSED_REASON = "2FA: the customer must approve the charge (send them a payment link)"
+PAUSED_REASON = "2FA: the customer must approve the charge at its authorization URL (dunning status shows it)"
 
 
 def effect_of(tx: Transaction) -> Effect:
     data: dict[str, Any] = {"gateway_response": tx.gateway_response or tx.message or ""}
-    if tx.paid_at is not None:
-        data["paid_at"] = tx.paid_at.isoformat()
+    # a charge's answer says transaction_date, not paid_at (reference section 4): a success was paid then
+    paid_at = tx.paid_at or (tx.transaction_date if tx.status == "success" else None)
+    if paid_at is not None:
+        data["paid_at"] = paid_at.isoformat()
     if tx.authorization_url:
         data["authorization_url"] = tx.authorization_url
     ident = str(tx.id) if tx.id is not None else str(tx.reference)
@@ -75,7 +77,16 @@ class ChargeKind:
             return None
         if tx.status == "abandoned":  # never charged (a checkout link's row): nothing happened
             return None
+        url = intent.params.get("authorization_url")
+        if url and tx.status in ("ongoing", "pending", "paused"):  # paused for 2FA (keep saved its URL)
+            return Effect(str(tx.id or tx.reference), "paused", int(tx.amount), {"authorization_url": url})
         return effect_of(tx)
+
+    def keep(self, intent: Intent, effect: Effect) -> dict[str, Any]:
+        """A 2FA pause's authorization URL, saved as soon as it arrives (verify never shows it again)."""
+        if effect.status == "paused" and effect.data.get("authorization_url"):
+            return {"authorization_url": effect.data["authorization_url"]}
+        return {}
 
     def perform(self, client: PaystackClient, intent: Intent) -> Effect:
         from proaudit_ops.errors import PaystackError
@@ -126,6 +137,9 @@ class ChargeKind:
             values.update(status="recovered", next_retry_at=None)
             changes.extend(success_changes(guard, conn, p, effect, now))
         elif effect.status == "paused":
+            from proaudit_ops.protocols.intents import remember
+
+            remember(conn, intent.op_key, self.keep(intent, effect))
             values.update(last_failure_reason=PAUSED_REASON, next_retry_at=None)
         elif effect.status == "failed":
             max_attempts = int(row["max_attempts"] or 4)
@@ -141,7 +155,7 @@ class ChargeKind:
         return changes
 
 
-def dunning_change(row: dict[str, Any], values: dict[str, Any]) -> RowChange:
+def dunning_change(row: dict[str, Any], values: dict[str, Any], touch: tuple[str, ...] = TOUCH_DUNNING) -> RowChange:
     from proaudit_ops.protocols.plan import RowChange
 
     return RowChange(
@@ -151,7 +165,7 @@ def dunning_change(row: dict[str, Any], values: dict[str, Any]) -> RowChange:
         new_values=values,
         before=row,
         label=f"dunning record of {row['organization_id']}",
-        touch=TOUCH_DUNNING,
+        touch=touch,
     )
 
 

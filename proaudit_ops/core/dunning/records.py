@@ -32,7 +32,8 @@ class OrgDunning:
     sku: dict[str, Any] | None
     records: list[dict[str, Any]]
     payments: dict[str, dict[str, Any]]  # payment id -> row
-    intents: list[Intent] = field(default_factory=list)
+    intents: list[Intent] = field(default_factory=list)  # the charges (dunning retry)
+    links: list[Intent] = field(default_factory=list)  # the payment links (dunning link)
 
     @property
     def open_record(self) -> dict[str, Any] | None:
@@ -84,9 +85,11 @@ def load(conn: Connection, org: dict[str, Any]) -> OrgDunning:
         {str(r["id"]): dict(r) for r in conn.execute(select(pt).where(pt.c.id.in_(ids))).mappings()} if ids else {}
     )
     intents: list[Intent] = []
+    links: list[Intent] = []
     for r in records:
         intents.extend(intents_for(conn, str(r["id"]), "charge"))
-    return OrgDunning(org, dict(sku_row) if sku_row is not None else None, records, payments, intents)
+        links.extend(intents_for(conn, str(r["id"]), "link"))
+    return OrgDunning(org, dict(sku_row) if sku_row is not None else None, records, payments, intents, links)
 
 
 def all_records(conn: Connection, state: str | None = None) -> list[dict[str, Any]]:

@@ -77,6 +77,8 @@ def refusal(state: OrgDunning, record: dict[str, Any] | None, now: datetime) -> 
     if is_regulated(reason) and retry_at is not None and retry_at > now:
         when = f"{retry_at:%Y-%m-%d %H:%M} UTC"
         return f"{name}: Paystack regulated the card ({reason}); it may be charged again after {when}"
+    if retry_at is None and reason and reason.startswith("payment link "):
+        return f"{name}: {reason} (a charge now could take the money twice)"
     if retry_at is None:
         return f"{name}: Paystack's last answer says not to retry ({reason})"
     return None
@@ -154,7 +156,9 @@ def retry_org(
     why = refusal(state, record, now)
     if why is not None:
         guard.record_refusal(ACTION, why, {"target": name})
-        raise Refused(why, hint="send the customer a payment link (the runbook's Manual Payment Link)")
+        link = f"a payment link: proaudit dunning link {who!r}"
+        hint = f"proaudit dunning status {who!r}" if record is None else link
+        raise Refused(why, hint=hint)
     assert record is not None
     if state.sku is None:
         raise Refused(f"{name} has no subscription row")
@@ -169,7 +173,7 @@ def retry_org(
     if code is None:
         message = f"{name} has no reusable card authorization at Paystack"
         guard.record_refusal(ACTION, message, {"target": name})
-        raise Refused(message, hint="send the customer a payment link (the runbook's Manual Payment Link)")
+        raise Refused(message, hint=f"send the customer a payment link: proaudit dunning link {who!r}")
     start, end = _sku_period(state.sku, now)
     params: dict[str, Any] = {
         "target": str(record["id"]),
